@@ -1,0 +1,320 @@
+"""``handle``: one incoming message in, the replies out. Never sends, never commits.
+
+Multi-step flows (join consent, redeem confirm, birthday, delete) keep their state on the
+channel identity, with an expiry, so a conversation survives restarts and several
+processes. Unknown input always gets help, never silence.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from bot import views
+from bot.i18n import SUPPORTED, translator
+from bot.intents import Intent, match
+from bot.messages import Button, Image, IncomingMessage, Reply
+from bot.notices import render
+from bot.turn import BotSettings, Turn
+from rewards import catalog, ledger, members, redemption, referrals
+from rewards.codes import display
+from rewards.errors import InsufficientPoints, InvalidInput, LoyaltyError, Refused
+from rewards.models import Program
+from rewards.programs import config_of
+
+MAX_TEXT = 1000  # longer input is cut: nobody types a novel to a loyalty bot
+
+
+def handle(session: Session, message: IncomingMessage, now, settings: BotSettings | None = None) -> list[Reply]:  # type: ignore[no-untyped-def]
+    program = session.get(Program, message.program_id)
+    if program is None:
+        raise InvalidInput(f"no program with id {message.program_id}")
+    config = config_of(program)
+    identity = members.get_identity(session, program.id, message.channel, message.address, now)
+    if identity.member is None and message.phone:
+        members.link_phone(session, identity, message.phone)
+    intent = match((message.payload or message.text or "")[:MAX_TEXT], identity.menu)
+    language = _language(identity, message, intent, config.default_language)
+    turn = Turn(session, program, config, identity, message, now, translator(language), settings or BotSettings())
+    _dispatch(turn, intent)
+    _remember_menu(turn)
+    if turn.member is not None:
+        turn.member.last_activity_at = now
+    return turn.replies
+
+
+def _language(identity, message: IncomingMessage, intent: Intent, default: str) -> str:  # type: ignore[no-untyped-def]
+    if identity.member is not None:
+        return identity.member.language
+    if identity.language is None:
+        # A newcomer's first words choose the language: "hola" gets Spanish.
+        hint = intent.language or message.language_hint
+        identity.language = hint if hint in SUPPORTED else None
+    return identity.language or default
+
+
+def _remember_menu(turn: Turn) -> None:
+    last = turn.replies[-1] if turn.replies else None
+    if last is not None and last.buttons:
+        turn.identity.menu = {str(i): b.payload for i, b in enumerate(last.buttons, 1)}
+    elif last is not None:
+        turn.identity.menu = None
+
+
+def _dispatch(turn: Turn, intent: Intent) -> None:
+    identity = turn.identity
+    if identity.flow and identity.flow_expires_at and identity.flow_expires_at <= turn.now:
+        expired, identity.flow, identity.flow_data = identity.flow, None, None
+        if intent.name in ("yes", "no") and expired != "join":
+            turn.say(turn._("That request timed out. Nothing was changed."), views.main_buttons(turn))
+            return
+    if identity.flow and _continue_flow(turn, intent):
+        return
+    if turn.member is None:
+        _newcomer(turn, intent)
+        return
+    member = turn.member
+    simple = {
+        "balance": views.balance,
+        "rewards": views.rewards_list,
+        "history": views.history,
+        "invite": views.invite,
+        "card": views.card,
+    }
+    if intent.name in simple:
+        simple[intent.name](turn, member)
+    elif intent.name == "start":
+        if intent.arg:
+            _refuse_referral(turn, referrals.record_invite(turn.session, turn.config, identity, intent.arg, turn.now))
+        turn.say(turn._("Welcome back!"))
+        views.balance(turn, member)
+    elif intent.name == "redeem":
+        _ask_redeem(turn, intent.arg)
+    elif intent.name == "language":
+        _set_language(turn, intent.arg)
+    elif intent.name == "birthday":
+        _birthday(turn, intent.arg)
+    elif intent.name in ("optout", "optin"):
+        members.set_marketing(member, identity, intent.name == "optin")
+        turn.say(turn._("Done: you will get promotions again.") if intent.name == "optin"
+                 else turn._("Done: no more promotions. You still get replies to your messages. Say OPTIN to undo."))
+    elif intent.name == "export":
+        data = members.export(turn.session, member)
+        turn.say(turn._("Here is all the data we hold about you:") + "\n" + json.dumps(data, ensure_ascii=False))
+    elif intent.name == "delete":
+        _start_flow(turn, "delete")
+        turn.say(
+            turn._("This deletes your personal data and your {points} points, and cannot be undone. Delete?",
+                   points=turn.points(member.balance)),
+            _yes_no(turn),
+        )
+    elif intent.name in ("yes", "no"):
+        turn.say(turn._("There is nothing to confirm right now."), views.main_buttons(turn))
+    elif intent.name == "help":
+        views.help_text(turn)
+    else:
+        views.unknown(turn)
+
+
+def _yes_no(turn: Turn) -> tuple[Button, ...]:
+    return (Button(turn._("Yes"), "yes"), Button(turn._("No"), "no"))
+
+
+def _start_flow(turn: Turn, flow: str, **data: object) -> None:
+    turn.identity.flow = flow
+    turn.identity.flow_data = dict(data)
+    turn.identity.flow_expires_at = turn.now + timedelta(minutes=turn.settings.flow_timeout_minutes)
+
+
+def _end_flow(turn: Turn) -> None:
+    turn.identity.flow = turn.identity.flow_data = turn.identity.flow_expires_at = None
+
+
+def _continue_flow(turn: Turn, intent: Intent) -> bool:
+    """Handle ``intent`` inside the open flow; False lets it through as a fresh command."""
+    flow, data = turn.identity.flow, turn.identity.flow_data or {}
+    if flow == "join":
+        return _join_answer(turn, intent, data)
+    if flow == "birthday" and intent.name in ("unknown", "birthday") and turn.member is not None:
+        _end_flow(turn)
+        _birthday(turn, intent.arg if intent.name == "birthday" else turn.message.text)
+        return True
+    if intent.name not in ("yes", "no"):
+        _end_flow(turn)  # a new command abandons the question
+        return False
+    _end_flow(turn)
+    if intent.name == "no":
+        turn.say(turn._("OK, cancelled."), views.main_buttons(turn))
+        return True
+    if flow == "redeem" and turn.member is not None:
+        _redeem(turn, str(data.get("reward", "")))
+    elif flow == "delete" and turn.member is not None:
+        members.delete_member(turn.session, turn.member, turn.now)
+        turn.identity.member_id = None
+        turn.say(turn._("Your data is deleted. Thank you for being with us. Send any message to join again."))
+    return True
+
+
+# --- joining --------------------------------------------------------------------------
+
+
+def _newcomer(turn: Turn, intent: Intent) -> None:
+    if intent.name == "start" and intent.arg:
+        attribution = referrals.record_invite(turn.session, turn.config, turn.identity, intent.arg, turn.now, turn.message.phone)
+        if not _refuse_referral(turn, attribution) and attribution.referrer is not None:
+            turn.say(turn._("You were invited by a friend: you both get points after your first purchase.")
+                     if turn.config.referrals.qualify_on == "first_purchase"
+                     else turn._("You were invited by a friend: you both get points when you join."))
+    if intent.name == "language" and intent.arg in SUPPORTED:
+        turn.identity.language = intent.arg
+        turn.t = translator(intent.arg)
+    _start_flow(turn, "join")
+    earning = turn.config.earning
+    lines = [turn._("Welcome to {program} rewards!", program=turn.program.name)]
+    lines.append(turn._("Earn {points} points per {unit} spent and swap them for rewards.",
+                        points=turn.points(int(earning.points_per_unit)) if earning.points_per_unit == int(earning.points_per_unit)
+                        else str(earning.points_per_unit),
+                        unit=turn.t.format_currency(1, turn.program.currency)))
+    if earning.join_bonus:
+        lines.append(turn._("Join now and get {points} points.", points=turn.points(earning.join_bonus)))
+    lines.append(turn._("Join and receive occasional offers (say STOP PROMOTIONS anytime)? Reply YES or NO."))
+    turn.say(" ".join(lines), _yes_no(turn))
+
+
+def _refuse_referral(turn: Turn, attribution: referrals.Attribution) -> bool:
+    texts = {
+        "unknown_code": turn._("That invite code was not found; you can still join."),
+        "self_referral": turn._("That is your own invite code: share it with friends instead."),
+        "already_member": turn._("Invite codes are for new members; you are already one."),
+        "second_referrer": turn._("You were already invited by someone else; that invite stays."),
+        "cap_reached": turn._("That invite code has reached its limit this month; you can still join."),
+    }
+    if attribution.accepted or attribution.reason is None:
+        return False
+    turn.say(texts[attribution.reason])
+    return True
+
+
+def _join_answer(turn: Turn, intent: Intent, data: dict) -> bool:  # type: ignore[type-arg]
+    if turn.member is not None:  # joined meanwhile on another channel
+        _end_flow(turn)
+        return False
+    if intent.name == "no":
+        _end_flow(turn)
+        turn.say(turn._("No problem. Send JOIN whenever you want to join."))
+        return True
+    if intent.name != "yes":
+        return False  # _newcomer asks again, and records a referral code if one came
+    _end_flow(turn)
+    joined = members.join(
+        turn.session, turn.program, turn.config, turn.identity, turn.now,
+        phone=turn.message.phone, language=turn.language,
+    )
+    turn.say(turn._("You're in! Your member code is {code}.", code=joined.member.code))
+    if joined.referral is not None:
+        _refuse_referral(turn, joined.referral)
+    for event in joined.events:
+        if getattr(event, "member_id", None) == joined.member.id:
+            turn.replies.append(render(event, turn.t, kind="reply"))
+    views.balance(turn, joined.member)
+    return True
+
+
+# --- redeeming ------------------------------------------------------------------------
+
+
+def _ask_redeem(turn: Turn, arg: str | None) -> None:
+    member = turn.member
+    assert member is not None
+    reward = catalog.find_reward(turn.session, member.program_id, arg) if arg else None
+    if reward is None and arg and arg.isdigit():
+        offers = [o.reward for o in catalog.offers(turn.session, turn.config, member, turn.now) if o.blocked != "dates"]
+        index = int(arg) - 1
+        reward = offers[index] if 0 <= index < len(offers) else None
+    if reward is None:
+        if arg:
+            turn.say(turn._("I don't know that reward."))
+        views.rewards_list(turn, member)
+        return
+    spendable = ledger.spendable(turn.session, member, turn.now)
+    blocked = catalog.blocked_reason(turn.session, turn.config, member, reward, turn.now, spendable)
+    if blocked:
+        turn.say(_blocked_text(turn, blocked, reward.cost - spendable, reward.min_tier), views.main_buttons(turn))
+        return
+    _start_flow(turn, "redeem", reward=reward.slug)
+    turn.say(
+        turn._("Redeem {reward} for {points} points?", reward=reward.name, points=turn.points(reward.cost)), _yes_no(turn)
+    )
+
+
+def _blocked_text(turn: Turn, blocked: str, missing: int, tier: str | None) -> str:
+    return {
+        "points": turn._("You need {points} more points for that.", points=turn.points(max(missing, 0))),
+        "tier": turn._("That reward is for {tier} members.", tier=tier or ""),
+        "stock": turn._("Sorry, that reward is sold out."),
+        "limit": turn._("You already have the most of that reward allowed."),
+        "dates": turn._("That reward is not available now."),
+    }[blocked]
+
+
+def _redeem(turn: Turn, slug: str) -> None:
+    member = turn.member
+    assert member is not None
+    reward = catalog.find_reward(turn.session, member.program_id, slug)
+    if reward is None:
+        turn.say(turn._("That reward is not available now."))
+        return
+    try:
+        code = redemption.issue(turn.session, turn.config, member, reward, turn.now)
+    except InsufficientPoints as error:
+        missing = int(error.details.get("needed", 0)) - int(error.details.get("available", 0))  # type: ignore[call-overload]
+        turn.say(_blocked_text(turn, "points", missing, None))
+        return
+    except Refused as error:
+        turn.say(_blocked_text(turn, error.reason, 0, reward.min_tier))
+        return
+    turn.say(
+        turn._("Show this code at the counter: {code}. Valid until {date}. Balance: {points}.",
+               code=display(code.code), date=turn.t.format_date(code.expires_at.date()), points=turn.points(member.balance)),
+        image=Image("qr", code.code, f"code-{code.code}.png"),
+    )
+
+
+# --- profile --------------------------------------------------------------------------
+
+
+def _set_language(turn: Turn, arg: str | None) -> None:
+    offered = [lang for lang in turn.config.languages if lang in SUPPORTED]
+    if arg not in offered:
+        names = {"en": "English", "es": "Español"}
+        turn.say(turn._("Choose a language:"), tuple(Button(names.get(code, code), f"language {code}") for code in offered))
+        return
+    assert turn.member is not None
+    turn.member.language = arg
+    turn.t = translator(arg)
+    turn.say(turn._("Language set to English."))
+
+
+def _birthday(turn: Turn, arg: str | None) -> None:
+    member = turn.member
+    assert member is not None
+    if member.birthday is not None:
+        turn.say(turn._("Your birthday is set to {date}. Ask staff if it needs correcting.",
+                        date=turn.t.format_date(member.birthday, format="d MMMM")))
+        return
+    if not arg:
+        _start_flow(turn, "birthday")
+        turn.say(turn._("When is your birthday? For example 14/05 or 14/05/1990."))
+        return
+    try:
+        day = members.set_birthday(member, arg, turn.now)
+    except LoyaltyError:
+        _start_flow(turn, "birthday")
+        turn.say(turn._("I couldn't read that date. Try day/month, like 14/05."))
+        return
+    bonus = turn.config.earning.birthday_bonus
+    text = turn._("Saved: {date}.", date=turn.t.format_date(day, format="d MMMM"))
+    if bonus:
+        text += " " + turn._("You'll get {points} points on your birthday.", points=turn.points(bonus))
+    turn.say(text)

@@ -1,0 +1,73 @@
+"""The values that cross the line between a channel and the conversational core.
+
+A channel parses what a provider delivers into an ``IncomingMessage``; the core answers with
+``Reply`` values, which the channel renders in the provider's own form. Nothing here knows a
+provider.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REPLY_KINDS = frozenset({"reply", "notice"})
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message from a customer.
+
+    ``address`` is where replies go on that channel (a Telegram chat id, a phone number).
+    ``phone`` is a verified E.164 number when the channel knows one (the WhatsApp or SMS
+    sender, a contact shared on Telegram, the terminal's ``--as``); a number typed in the
+    text is never verified. ``payload`` is a button callback or a deep-link payload.
+    """
+
+    program_id: int
+    channel: str
+    address: str
+    text: str
+    provider_message_id: str | None = None
+    phone: str | None = None
+    language_hint: str | None = None
+    payload: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered to the customer: ``payload`` is what comes back when it is chosen."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image that goes with a reply. For ``kind="qr"`` ``data`` is the text to encode;
+    the channel draws it (or links to it) the way its provider can show it."""
+
+    kind: str
+    data: str
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the customer should read, in their language.
+
+    ``kind`` is "reply" (an answer to their message) or "notice" (something that happened:
+    points earned, a tier change), which lets the sender give replies priority.
+    ``hint`` tells a text-only channel how to answer the buttons ("Reply with a number to
+    redeem."); channels that draw buttons ignore it.
+    """
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    image: Image | None = None
+    kind: str = "reply"
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in REPLY_KINDS:
+            raise ValueError(f"Reply.kind must be one of {sorted(REPLY_KINDS)}, not {self.kind!r}")
+        if not isinstance(self.buttons, tuple):
+            # A list would make the frozen value unhashable and shareable-by-mistake.
+            object.__setattr__(self, "buttons", tuple(self.buttons))

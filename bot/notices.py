@@ -1,0 +1,47 @@
+"""Messages a member gets because something happened (points earned at the till, a tier
+change, a referral paying out), rendered in the member's language."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from bot.i18n import Translator, translator
+from bot.messages import Reply
+from rewards.events import Event, PointsEarned, PointsReversed, ReferralQualified, TierChanged
+from rewards.models import Member
+
+
+def text(event: Event, t: Translator) -> str:
+    n = t.format_number
+    if isinstance(event, PointsEarned):
+        return t.gettext("+{points} points. Balance: {balance}.", points=n(event.points), balance=n(event.balance))
+    if isinstance(event, PointsReversed):
+        return t.gettext(
+            "Refund of receipt {receipt}: -{points} points. Balance: {balance}.",
+            receipt=event.receipt_id, points=n(event.points), balance=n(event.balance),
+        )
+    if isinstance(event, TierChanged):
+        if event.upgraded:
+            return t.gettext("Congratulations, you reached {tier}!", tier=event.new_tier)
+        return t.gettext("Your tier is now {tier}.", tier=event.new_tier)
+    if isinstance(event, ReferralQualified):
+        if event.friend_side:
+            return t.gettext("Welcome gift from your friend's invite: {points} points.", points=n(event.points))
+        return t.gettext("Your friend made their first purchase: you earned {points} points.", points=n(event.points))
+    raise TypeError(f"no message for {event!r}")
+
+
+def render(event: Event, t: Translator, kind: str = "notice") -> Reply:
+    return Reply(text(event, t), kind=kind)
+
+
+def for_events(session: Session, events: list[Event]) -> list[tuple[Member, Reply]]:
+    """Each message to send, with the member it is for (a referral also tells the referrer),
+    in that member's language. A referral's points are told once, by ReferralQualified."""
+    out: list[tuple[Member, Reply]] = []
+    for event in events:
+        if isinstance(event, PointsEarned) and event.reason == "referral":
+            continue
+        member = session.get(Member, event.member_id)
+        if member is not None and member.deleted_at is None:
+            out.append((member, render(event, translator(member.language))))
+    return out

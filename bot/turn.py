@@ -1,0 +1,67 @@
+"""One conversational turn: who is talking, in which program and language, at what time."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+
+from bot.i18n import Translator
+from bot.messages import Button, IncomingMessage, Reply
+from rewards.config import ProgramConfig
+from rewards.models import Identity, Member, Program
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """What the composition root knows about the channels, for invite links."""
+
+    telegram_bot_username: str | None = None
+    whatsapp_number: str | None = None  # E.164
+    sms_number: str | None = None  # E.164
+    flow_timeout_minutes: int = 10
+
+
+@dataclass
+class Turn:
+    session: Session
+    program: Program
+    config: ProgramConfig
+    identity: Identity
+    message: IncomingMessage
+    now: datetime
+    t: Translator
+    settings: BotSettings
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def member(self) -> Member | None:
+        return self.identity.member
+
+    @property
+    def language(self) -> str:
+        return self.t.language
+
+    def _(self, msgid: str, **values: object) -> str:
+        return self.t.gettext(msgid, **values)
+
+    def say(self, text: str, buttons: tuple[Button, ...] = (), **kwargs: object) -> None:
+        if buttons and "hint" not in kwargs:
+            kwargs["hint"] = self._("Reply with a number.")
+        self.replies.append(Reply(text, buttons, **kwargs))  # type: ignore[arg-type]
+
+    def points(self, n: int) -> str:
+        return self.t.format_number(n)
+
+
+def invite_links(settings: BotSettings, code: str) -> dict[str, str]:
+    """Ready-to-share links for each channel that is on (SPEC C5)."""
+    links: dict[str, str] = {}
+    if settings.telegram_bot_username:
+        links["telegram"] = f"https://t.me/{settings.telegram_bot_username}?start={code}"
+    if settings.whatsapp_number:
+        links["whatsapp"] = f"https://wa.me/{settings.whatsapp_number.lstrip('+')}?text={quote('JOIN ' + code)}"
+    if settings.sms_number:
+        links["sms"] = settings.sms_number
+    return links

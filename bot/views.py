@@ -1,0 +1,159 @@
+"""Replies that show a member their program: balance, rewards, history, invite, card, help.
+
+Each function reads through ``rewards`` and adds replies to the turn; none changes data.
+Texts stay short so an SMS reply fits one segment where it can.
+"""
+from __future__ import annotations
+
+from bot.intents import suggestions
+from bot.messages import Button, Image
+from bot.turn import Turn, invite_links
+from rewards import catalog, ledger, referrals, tiers
+from rewards.codes import display
+from rewards.models import Member
+
+MENU = ("balance", "rewards", "invite", "history")
+
+
+def main_buttons(turn: Turn) -> tuple[Button, ...]:
+    titles = {
+        "balance": turn._("Balance"),
+        "rewards": turn._("Rewards"),
+        "invite": turn._("Invite friends"),
+        "history": turn._("History"),
+    }
+    return tuple(Button(titles[name], name) for name in MENU)
+
+
+def balance(turn: Turn, member: Member) -> None:
+    window = turn.config.tier_rules.window_days
+    progress = tiers.progress(turn.session, member, turn.now, window)
+    lines = [turn._("You have {points} points. Tier: {tier}.", points=turn.points(member.balance), tier=progress.tier.name)]
+    if progress.next_tier is not None:
+        lines.append(
+            turn._("{points} points to {tier}.", points=turn.points(progress.points_to_next), tier=progress.next_tier.name)
+        )
+    pending = ledger.pending_points(turn.session, member.id, turn.now)
+    if pending > 0:
+        lines.append(turn._("{points} of them unlock after the return period.", points=turn.points(pending)))
+    if member.balance < 0:
+        lines.append(turn._("Your balance is below zero after a refund; rewards unlock when it is positive again."))
+    expiry = turn.config.expiry
+    soon = ledger.expiring_within(turn.session, member.id, expiry.after_days, turn.now, expiry.remind_days_before)
+    if soon > 0:
+        lines.append(
+            turn._("{points} points expire within {days} days.", points=turn.points(soon), days=expiry.remind_days_before)
+        )
+    turn.say(" ".join(lines), main_buttons(turn))
+
+
+def rewards_list(turn: Turn, member: Member) -> None:
+    offers = catalog.offers(turn.session, turn.config, member, turn.now)
+    if not offers:
+        turn.say(turn._("There are no rewards right now."), main_buttons(turn))
+        return
+    buttons: list[Button] = []
+    for offer in offers:
+        reward = offer.reward
+        note = ""
+        if offer.blocked == "points":
+            note = turn._(" (need {points} more)", points=turn.points(reward.cost - ledger.spendable(turn.session, member, turn.now)))
+        elif offer.blocked == "tier":
+            note = turn._(" ({tier} only)", tier=reward.min_tier)
+        elif offer.blocked == "stock":
+            note = turn._(" (sold out)")
+        elif offer.blocked == "limit":
+            note = turn._(" (limit reached)")
+        elif offer.blocked == "dates":
+            continue
+        title = turn._("{reward}: {points} pts", reward=reward.name, points=turn.points(reward.cost))
+        buttons.append(Button(title + note, f"redeem {reward.slug}"))
+    turn.say(
+        turn._("Rewards (you have {points} points):", points=turn.points(member.balance)),
+        tuple(buttons),
+        hint=turn._("Reply with a number to redeem."),
+    )
+
+
+def history(turn: Turn, member: Member) -> None:
+    entries = ledger.history(turn.session, member.id, 5)
+    if not entries:
+        turn.say(turn._("No activity yet. Earn points with your next purchase!"), main_buttons(turn))
+        return
+    lines = [turn._("Recent activity:")]
+    for entry in entries:
+        when = turn.t.format_date(entry.created_at.date())
+        lines.append(f"{when} {entry.amount:+d} {describe_entry(turn, entry.kind)}")
+    lines.append(turn._("Balance: {points}", points=turn.points(member.balance)))
+    turn.say("\n".join(lines))
+
+
+def describe_entry(turn: Turn, kind: str) -> str:
+    names = {
+        "purchase": turn._("purchase"),
+        "visit": turn._("visit"),
+        "join": turn._("welcome bonus"),
+        "birthday": turn._("birthday bonus"),
+        "referral": turn._("referral bonus"),
+        "survey": turn._("survey bonus"),
+        "bonus": turn._("bonus"),
+        "code_return": turn._("unused code returned"),
+        "redeem": turn._("reward redeemed"),
+        "expire": turn._("points expired"),
+        "reversal": turn._("refund"),
+        "forfeit": turn._("points forfeited"),
+        "adjust": turn._("adjustment by staff"),
+    }
+    return names.get(kind, kind)
+
+
+def invite(turn: Turn, member: Member) -> None:
+    rules = turn.config.referrals
+    stats = referrals.stats(turn.session, member)
+    lines = [turn._("Your invite code: {code}", code=member.code)]
+    links = invite_links(turn.settings, member.code)
+    if "telegram" in links:
+        lines.append(f"Telegram: {links['telegram']}")
+    if "whatsapp" in links:
+        lines.append(f"WhatsApp: {links['whatsapp']}")
+    if "sms" in links:
+        lines.append(turn._("SMS: text JOIN {code} to {number}", code=member.code, number=links["sms"]))
+    if not links:
+        lines.append(turn._("Friends send JOIN {code} to join.", code=member.code))
+    if rules.qualify_on == "first_purchase":
+        amount = turn.t.format_currency(rules.min_purchase, turn.program.currency)
+        lines.append(
+            turn._(
+                "After their first purchase of {amount} or more you get {mine} points and they get {theirs}.",
+                amount=amount, mine=turn.points(rules.referrer_points), theirs=turn.points(rules.referee_points),
+            )
+        )
+    else:
+        lines.append(
+            turn._("When they join you get {mine} points and they get {theirs}.",
+                   mine=turn.points(rules.referrer_points), theirs=turn.points(rules.referee_points))
+        )
+    lines.append(
+        turn._(
+            "Invited {invited}, joined {joined}, qualified {qualified}; you earned {points} points.",
+            invited=stats.invited, joined=stats.joined, qualified=stats.qualified, points=turn.points(stats.points),
+        )
+    )
+    turn.say("\n".join(lines))
+
+
+def card(turn: Turn, member: Member) -> None:
+    turn.say(
+        turn._("Your member code: {code}. Show this at the till to earn points.", code=member.code),
+        image=Image("qr", member.code, f"card-{member.code}.png"),
+    )
+
+
+def help_text(turn: Turn) -> None:
+    words = ", ".join(suggestions(turn.language))
+    turn.say(turn._("You can say: {words}.", words=words), main_buttons(turn))
+
+
+def unknown(turn: Turn) -> None:
+    words = ", ".join(suggestions(turn.language)[:4])
+    turn.say(turn._("Sorry, I didn't get that. Try: {words}.", words=words), main_buttons(turn))

@@ -1,0 +1,46 @@
+"""Domain errors: each carries a stable ``reason`` code and a message for staff.
+
+The conversational core maps ``reason`` codes to translated texts for customers; staff
+surfaces (CLI, API) print ``str(error)``.
+"""
+from __future__ import annotations
+
+
+class LoyaltyError(Exception):
+    """A refusal the user can act on; never a bug."""
+
+    reason = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None, **details: object) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+        self.details = details
+
+
+class ConfigError(LoyaltyError):
+    reason = "config"
+
+
+class NotFound(LoyaltyError):
+    reason = "not_found"
+
+
+class InvalidInput(LoyaltyError):
+    reason = "invalid"
+
+
+class InsufficientPoints(LoyaltyError):
+    reason = "insufficient_points"
+
+
+class Refused(LoyaltyError):
+    """A rule refused the operation; ``reason`` says which."""
+
+    reason = "refused"
+
+
+class AlreadyDone(LoyaltyError):
+    """The same operation was already applied (idempotent repeat)."""
+
+    reason = "already_done"

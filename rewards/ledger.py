@@ -1,0 +1,269 @@
+"""The points ledger: the one place points move.
+
+Entries are append-only integers with an idempotency key taken from their cause
+(``purchase:<receipt>``, ``code:<id>``, ``referral:<id>:referrer``...). The member's cached
+balance changes in the same transaction, with the member row locked first, so concurrent
+debits queue instead of overspending. ``audit`` proves cached balances equal ledger sums.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from rewards.errors import InsufficientPoints, InvalidInput
+from rewards.models import LEDGER_KINDS, LedgerEntry, Member
+
+
+def lock_member(session: Session, member_id: int) -> Member:
+    """Load a member with its row locked (PostgreSQL FOR UPDATE; SQLite holds the DB lock)."""
+    # FOR UPDATE OF members: the eagerly joined tier sits on the nullable side of an outer
+    # join, which PostgreSQL refuses to lock ("FOR UPDATE cannot be applied to ...").
+    member = session.get(Member, member_id, with_for_update={"of": Member}, populate_existing=True)
+    if member is None:
+        raise InvalidInput(f"no member with id {member_id}")
+    return member
+
+
+def entry_exists(session: Session, program_id: int, key: str) -> bool:
+    return session.scalar(
+        select(LedgerEntry.id).where(LedgerEntry.program_id == program_id, LedgerEntry.idempotency_key == key)
+    ) is not None
+
+
+def pending_points(session: Session, member_id: int, now: datetime) -> int:
+    """Points earned but still inside their return window (not yet spendable)."""
+    return session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.member_id == member_id, LedgerEntry.available_at > now
+        )
+    ) or 0
+
+
+def spendable(session: Session, member: Member, now: datetime) -> int:
+    return member.balance - pending_points(session, member.id, now)
+
+
+def post(
+    session: Session,
+    member: Member,
+    amount: int,
+    kind: str,
+    key: str,
+    reason: str,
+    now: datetime,
+    *,
+    lot_at: datetime | None = None,
+    available_at: datetime | None = None,
+    purchase_id: int | None = None,
+    code_id: int | None = None,
+    referral_id: int | None = None,
+    actor: str | None = None,
+    require_spendable: bool = False,
+) -> LedgerEntry | None:
+    """Append one entry and move the cached balance. Returns None if ``key`` was already posted.
+
+    ``require_spendable`` makes a debit refuse to take the spendable balance below zero;
+    only reversals and expiries may go without it.
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise InvalidInput(f"ledger amounts are non-zero integers, got {amount!r}")
+    if kind not in LEDGER_KINDS:
+        raise InvalidInput(f"unknown ledger kind {kind!r}")
+    member = lock_member(session, member.id)
+    if entry_exists(session, member.program_id, key):
+        return None
+    if require_spendable and amount < 0:
+        available = spendable(session, member, now)
+        if available < -amount:
+            raise InsufficientPoints(
+                f"needs {-amount} points, {available} spendable", needed=-amount, available=available
+            )
+    entry = LedgerEntry(
+        program_id=member.program_id,
+        member_id=member.id,
+        amount=amount,
+        kind=kind,
+        reason=reason,
+        idempotency_key=key,
+        created_at=now,
+        lot_at=lot_at or now,
+        available_at=available_at,
+        purchase_id=purchase_id,
+        code_id=code_id,
+        referral_id=referral_id,
+        actor=actor,
+    )
+    session.add(entry)
+    session.flush()
+    condition = Member.id == member.id
+    if require_spendable and amount < 0:
+        condition = and_(condition, Member.balance >= -amount)  # the database's word, not ours
+    result = session.execute(
+        update(Member).where(condition).values(balance=Member.balance + amount).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InsufficientPoints(f"needs {-amount} points", needed=-amount, available=member.balance)
+    session.refresh(member, ["balance"])
+    return entry
+
+
+def history(session: Session, member_id: int, limit: int = 10) -> list[LedgerEntry]:
+    return list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.member_id == member_id)
+            .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- expiry -------------------------------------------------------------------------
+# Debits consume the oldest points first, so what may expire at ``cutoff`` is what was
+# earned at or before it (net of reversals of those lots) less everything ever consumed.
+
+_CONSUMING = ("redeem", "expire", "forfeit", "code_return")
+
+
+def _expirable_columns(cutoff: datetime):  # type: ignore[no-untyped-def]
+    old_credit = case(
+        (
+            and_(
+                LedgerEntry.lot_at <= cutoff,
+                or_(
+                    LedgerEntry.kind.not_in(_CONSUMING + ("adjust",)),
+                    and_(LedgerEntry.kind == "adjust", LedgerEntry.amount > 0),
+                ),
+            ),
+            LedgerEntry.amount,
+        ),
+        else_=0,
+    )
+    consumed = case(
+        (
+            or_(LedgerEntry.kind.in_(_CONSUMING), and_(LedgerEntry.kind == "adjust", LedgerEntry.amount < 0)),
+            -LedgerEntry.amount,
+        ),
+        else_=0,
+    )
+    return func.coalesce(func.sum(old_credit), 0) - func.coalesce(func.sum(consumed), 0)
+
+
+def expirable(session: Session, member_id: int, cutoff: datetime) -> int:
+    """Points earned at or before ``cutoff`` that have not been spent, expired or reversed."""
+    value = session.scalar(select(_expirable_columns(cutoff)).where(LedgerEntry.member_id == member_id)) or 0
+    return max(0, int(value))
+
+
+@dataclass(frozen=True)
+class Expired:
+    member_id: int
+    points: int
+
+
+def expire_points(session: Session, program_id: int, after_days: int, now: datetime) -> list[Expired]:
+    """Expire, oldest first, points earned more than ``after_days`` ago. Safe to run twice."""
+    if after_days <= 0:
+        return []
+    cutoff = now - timedelta(days=after_days)
+    due = _expirable_columns(cutoff)
+    rows = session.execute(
+        select(LedgerEntry.member_id, due)
+        .where(LedgerEntry.program_id == program_id)
+        .group_by(LedgerEntry.member_id)
+        .having(due > 0)
+    ).all()
+    expired: list[Expired] = []
+    for member_id, _ in rows:
+        member = lock_member(session, member_id)
+        points = min(expirable(session, member_id, cutoff), member.balance)
+        if points <= 0:
+            continue
+        key = f"expire:{member_id}:{cutoff:%Y%m%dT%H%M%S}"
+        if post(session, member, -points, "expire", key, f"points earned before {cutoff:%Y-%m-%d} expired", now):
+            expired.append(Expired(member_id, points))
+    return expired
+
+
+def expiring_within(session: Session, member_id: int, after_days: int, now: datetime, days: int) -> int:
+    """Points that will expire in the next ``days`` days unless spent."""
+    if after_days <= 0:
+        return 0
+    later = expirable(session, member_id, now + timedelta(days=days) - timedelta(days=after_days))
+    return max(0, later - expirable(session, member_id, now - timedelta(days=after_days)))
+
+
+# --- audit --------------------------------------------------------------------------
+
+
+@dataclass
+class AuditReport:
+    members_checked: int = 0
+    mismatches: list[tuple[int, int, int]] = field(default_factory=list)  # member, cached, ledger
+    totals: dict[str, int] = field(default_factory=dict)  # by kind
+    cached_total: int = 0
+    ledger_total: int = 0
+
+    @property
+    def earned(self) -> int:
+        return sum(v for k, v in self.totals.items() if k not in ("redeem", "code_return", "expire", "reversal", "forfeit", "adjust"))
+
+    @property
+    def adjusted(self) -> int:
+        return self.totals.get("adjust", 0)
+
+    @property
+    def spent(self) -> int:
+        return -(self.totals.get("redeem", 0) + self.totals.get("code_return", 0))
+
+    @property
+    def expired(self) -> int:
+        return -(self.totals.get("expire", 0) + self.totals.get("forfeit", 0))
+
+    @property
+    def reversed(self) -> int:
+        return -self.totals.get("reversal", 0)
+
+    @property
+    def ok(self) -> bool:
+        identity = self.ledger_total == self.earned + self.adjusted - self.spent - self.expired - self.reversed
+        return not self.mismatches and self.cached_total == self.ledger_total and identity
+
+    def lines(self) -> list[str]:
+        out = [
+            f"members checked: {self.members_checked}",
+            f"earned {self.earned}, adjusted {self.adjusted:+d}, spent {self.spent}, "
+            f"expired {self.expired}, reversed {self.reversed}",
+            f"ledger total {self.ledger_total}, cached balances total {self.cached_total}",
+        ]
+        out += [f"member {m}: cached balance {c} but ledger sum {s}" for m, c, s in self.mismatches]
+        out.append("audit OK" if self.ok else "AUDIT FAILED")
+        return out
+
+
+def audit(session: Session, program_id: int | None = None) -> AuditReport:
+    """Prove cached balances == ledger sums, and ledger == earned - spent - expired - reversed."""
+    sums = (
+        select(LedgerEntry.member_id, func.sum(LedgerEntry.amount).label("total"))
+        .group_by(LedgerEntry.member_id)
+        .subquery()
+    )
+    members = select(Member.id, Member.balance, func.coalesce(sums.c.total, 0)).outerjoin(
+        sums, sums.c.member_id == Member.id
+    )
+    by_kind = select(LedgerEntry.kind, func.sum(LedgerEntry.amount)).group_by(LedgerEntry.kind)
+    if program_id is not None:
+        members = members.where(Member.program_id == program_id)
+        by_kind = by_kind.where(LedgerEntry.program_id == program_id)
+    report = AuditReport()
+    for member_id, cached, total in session.execute(members):
+        report.members_checked += 1
+        report.cached_total += cached
+        report.ledger_total += int(total)
+        if cached != total:
+            report.mismatches.append((member_id, cached, int(total)))
+    report.totals = {kind: int(total) for kind, total in session.execute(by_kind)}
+    return report

@@ -1,0 +1,223 @@
+"""Members and their channel identities: joining, finding, profile, export, deletion.
+
+One member, many channels: a phone number known on one channel (the WhatsApp/SMS sender,
+a Telegram shared contact, the terminal's --as) links that channel's identity to the
+member who has that number.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from rewards import ledger, referrals, tiers
+from rewards.codes import new_member_code, normalize
+from rewards.config import ProgramConfig
+from rewards.errors import InvalidInput, NotFound, Refused
+from rewards.events import Event, PointsEarned
+from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
+from rewards.phones import looks_like_phone, parse_phone
+
+
+def get_identity(session: Session, program_id: int, channel: str, address: str, now: datetime) -> Identity:
+    """The identity for this channel address, created on first contact."""
+    identity = session.scalar(
+        select(Identity).where(
+            Identity.program_id == program_id, Identity.channel == channel, Identity.address == address
+        )
+    )
+    if identity is None:
+        identity = Identity(
+            program_id=program_id, channel=channel, address=address, first_seen_at=now, last_seen_at=now
+        )
+        session.add(identity)
+        session.flush()
+    else:
+        identity.last_seen_at = now
+    return identity
+
+
+def by_phone(session: Session, program_id: int, phone: str) -> Member | None:
+    return session.scalar(
+        select(Member).where(Member.program_id == program_id, Member.phone == phone, Member.deleted_at.is_(None))
+    )
+
+
+def by_code(session: Session, program_id: int, code: str) -> Member | None:
+    return session.scalar(
+        select(Member).where(
+            Member.program_id == program_id, Member.code == normalize(code), Member.deleted_at.is_(None)
+        )
+    )
+
+
+def find(session: Session, program_id: int, ref: str) -> Member:
+    """A member by E.164 phone or membership code, as staff type it."""
+    ref = ref.strip()
+    member = by_phone(session, program_id, parse_phone(ref)) if looks_like_phone(ref) else by_code(session, program_id, ref)
+    if member is None:
+        raise NotFound(f'no member with phone or code "{ref}"', reason="unknown_member")
+    return member
+
+
+def link_phone(session: Session, identity: Identity, phone: str) -> Member | None:
+    """Attach ``identity`` to the member who owns ``phone``, if there is one."""
+    member = by_phone(session, identity.program_id, phone)
+    if member is not None:
+        identity.member_id = member.id
+        identity.member = member
+    return member
+
+
+@dataclass
+class Joined:
+    member: Member
+    events: list[Event] = field(default_factory=list)
+    referral: referrals.Attribution | None = None
+
+
+def join(
+    session: Session,
+    program: Program,
+    config: ProgramConfig,
+    identity: Identity,
+    now: datetime,
+    *,
+    phone: str | None,
+    language: str,
+    name: str | None = None,
+) -> Joined:
+    """Create the member for ``identity`` (who has consented), pay the join bonus, settle
+    any referral the identity came with."""
+    if identity.member_id is not None:
+        raise Refused("already a member", reason="already_member")
+    if phone is not None and by_phone(session, program.id, phone) is not None:
+        raise Refused("this phone number already belongs to a member", reason="already_member")
+    member = Member(
+        program_id=program.id,
+        code=_unique_member_code(session, program.id),
+        phone=phone,
+        name=name,
+        language=language,
+        joined_at=now,
+        last_activity_at=now,
+        balance=0,
+        marketing_consent=True,
+    )
+    session.add(member)
+    session.flush()
+    identity.member_id = member.id
+    identity.member = member
+    result = Joined(member)
+    lowest = tiers.active_tiers(session, program.id)
+    if lowest:
+        member.tier_id = lowest[0].id
+        member.tier = lowest[0]
+    if config.earning.join_bonus:
+        ledger.post(session, member, config.earning.join_bonus, "join", f"join:{member.id}", "welcome bonus", now)
+        result.events.append(PointsEarned(member.id, config.earning.join_bonus, member.balance, "join"))
+    result.referral = referrals.on_join(session, config, identity, member, now)
+    result.events.extend(result.referral.events if result.referral else [])
+    return result
+
+
+def _unique_member_code(session: Session, program_id: int) -> str:
+    for _ in range(10):
+        code = new_member_code()
+        if session.scalar(select(Member.id).where(Member.program_id == program_id, Member.code == code)) is None:
+            return code
+    raise RuntimeError("could not find a free member code")  # 40 bits: practically unreachable
+
+
+def set_birthday(member: Member, text: str, now: datetime) -> date:
+    """Accepts 1990-05-14, 14/05/1990, 14.05.90, 14/05 (day first, as most of the world writes it)."""
+    text = text.strip()
+    parsed: date | None = None
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        parts = re.split(r"[/.\-]", text)
+        try:
+            numbers = [int(p) for p in parts]
+            if len(numbers) == 2:
+                parsed = date(2000, numbers[1], numbers[0])  # a leap year, so 29/02 is accepted
+            elif len(numbers) == 3:
+                year = numbers[2]
+                if year < 100:
+                    year += 2000 if year <= now.year % 100 else 1900
+                parsed = date(year, numbers[1], numbers[0])
+        except ValueError:
+            parsed = None
+    if parsed is None or parsed > now.date() or parsed.year < 1900:
+        raise InvalidInput(f'"{text}" is not a date I can read', reason="bad_birthday")
+    member.birthday = parsed
+    return parsed
+
+
+def set_marketing(member: Member, identity: Identity, consent: bool) -> None:
+    member.marketing_consent = consent
+    identity.marketing_opt_out = not consent
+
+
+def export(session: Session, member: Member) -> dict[str, Any]:
+    """Everything we hold about the member, as plain data."""
+    identities = session.scalars(select(Identity).where(Identity.member_id == member.id))
+    entries = session.scalars(select(LedgerEntry).where(LedgerEntry.member_id == member.id).order_by(LedgerEntry.id))
+    codes = session.scalars(select(Code).where(Code.member_id == member.id).order_by(Code.id))
+    purchases = session.scalars(select(Purchase).where(Purchase.member_id == member.id).order_by(Purchase.id))
+    return {
+        "member_code": member.code,
+        "phone": member.phone,
+        "name": member.name,
+        "language": member.language,
+        "birthday": member.birthday.isoformat() if member.birthday else None,
+        "marketing_consent": member.marketing_consent,
+        "joined_at": member.joined_at.isoformat(),
+        "balance": member.balance,
+        "tier": member.tier.name if member.tier else None,
+        "channels": [{"channel": i.channel, "address": i.address} for i in identities],
+        "purchases": [
+            {"receipt_id": p.receipt_id, "amount_minor": p.amount_minor, "points": p.points,
+             "at": p.created_at.isoformat(), "refunded": p.refunded_at is not None}
+            for p in purchases
+        ],
+        "codes": [
+            {"reward": c.reward.name, "status": c.status, "issued_at": c.issued_at.isoformat()} for c in codes
+        ],
+        "ledger": [
+            {"at": e.created_at.isoformat(), "points": e.amount, "kind": e.kind, "reason": e.reason} for e in entries
+        ],
+    }
+
+
+def delete_member(session: Session, member: Member, now: datetime) -> int:
+    """Erase personal data; the ledger keeps its amounts. Returns points forfeited."""
+    member = ledger.lock_member(session, member.id)
+    forfeited = 0
+    session.execute(
+        update(Code)
+        .where(Code.member_id == member.id, Code.status == "issued")
+        .values(status="cancelled")
+        # synchronized: codes this session already holds must read "cancelled" from now on
+        .execution_options(synchronize_session="evaluate")
+    )
+    if member.balance > 0:
+        forfeited = member.balance
+        ledger.post(session, member, -forfeited, "forfeit", f"forfeit:{member.id}", "member deleted their data", now)
+    session.execute(delete(Identity).where(Identity.member_id == member.id))
+    session.execute(
+        update(Referral)
+        .where(Referral.referee_id == member.id)
+        .values(address=f"deleted:{member.id}")
+        .execution_options(synchronize_session=False)
+    )
+    member.phone = None
+    member.name = None
+    member.birthday = None
+    member.marketing_consent = False
+    member.deleted_at = now
+    return forfeited

@@ -1,0 +1,298 @@
+"""SQLAlchemy models. Every table carries ``program_id`` so programs can share a database.
+
+The database enforces what must hold (UNIQUE idempotency keys, CHECKs on amounts and
+statuses); Python checks elsewhere exist only to give friendly messages.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+# Ledger kinds and the sign each must carry (enforced by a CHECK constraint).
+CREDIT_KINDS = ("purchase", "visit", "join", "birthday", "referral", "survey", "bonus", "code_return")
+DEBIT_KINDS = ("redeem", "expire", "reversal", "forfeit")
+EITHER_KINDS = ("adjust",)
+LEDGER_KINDS = CREDIT_KINDS + DEBIT_KINDS + EITHER_KINDS
+
+CODE_STATUSES = ("issued", "redeemed", "expired", "cancelled")
+REWARD_KINDS = ("free_item", "fixed_discount", "percent_discount", "custom")
+REFERRAL_STATUSES = ("invited", "joined", "qualified")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Program(Base):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # The validated program file, as loaded; rules are read from here.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    loaded_at: Mapped[datetime]
+
+
+class Tier(Base):
+    __tablename__ = "tiers"
+    __table_args__ = (
+        UniqueConstraint("program_id", "name"),
+        CheckConstraint("threshold >= 0", name="threshold_non_negative"),
+        CheckConstraint("multiplier_permille > 0", name="multiplier_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    threshold: Mapped[int] = mapped_column(Integer)
+    multiplier_permille: Mapped[int] = mapped_column(Integer)  # 1.5x -> 1500
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reward(Base):
+    __tablename__ = "rewards"
+    __table_args__ = (
+        UniqueConstraint("program_id", "slug"),
+        CheckConstraint("cost > 0", name="cost_positive"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_non_negative"),
+        CheckConstraint(_in("kind", REWARD_KINDS), name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    cost: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(20), default="0")
+    min_tier: Mapped[str | None] = mapped_column(String(100))
+    stock: Mapped[int | None] = mapped_column(Integer)
+    per_member_limit: Mapped[int | None] = mapped_column(Integer)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    code_valid_days: Mapped[int] = mapped_column(Integer, default=30)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retired_at: Mapped[datetime | None]
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        UniqueConstraint("program_id", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))  # membership card and invite code
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164; None once deleted
+    name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(10))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+    # Cached sum of this member's ledger entries, updated in the same transaction.
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+
+    tier: Mapped[Tier | None] = relationship(lazy="joined")
+
+
+class Identity(Base):
+    """One channel address (a Telegram chat, a phone on WhatsApp/SMS, a terminal).
+
+    It exists before its owner joins, so the conversation state of a sign-up lives here.
+    """
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("program_id", "channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(100))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(10))
+    marketing_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    # Conversation state of a multi-step flow; cleared when it ends or times out.
+    flow: Mapped[str | None] = mapped_column(String(40))
+    flow_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    flow_expires_at: Mapped[datetime | None]
+    # The options of the last numbered menu shown, so "2" means something.
+    menu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    member: Mapped[Member | None] = relationship()
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("program_id", "receipt_id"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    receipt_id: Mapped[str] = mapped_column(String(100))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # in the currency's minor unit
+    points: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    refunded_at: Mapped[datetime | None]
+    actor: Mapped[str | None] = mapped_column(String(100))
+
+
+class Code(Base):
+    """A single-use redemption code. Single use is enforced by a conditional UPDATE."""
+
+    __tablename__ = "codes"
+    __table_args__ = (
+        UniqueConstraint("code"),
+        CheckConstraint(_in("status", CODE_STATUSES), name="status_known"),
+        CheckConstraint("cost >= 0", name="cost_non_negative"),
+        Index("ix_codes_status_expires", "program_id", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12), default="issued")
+    cost: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(100))
+
+    reward: Mapped[Reward] = relationship(lazy="joined")
+    member: Mapped[Member] = relationship()
+
+
+class Referral(Base):
+    """A new contact who came with an invite code; referee_id is set when they join."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        UniqueConstraint("program_id", "channel", "address"),
+        UniqueConstraint("program_id", "referee_id"),
+        CheckConstraint(_in("status", REFERRAL_STATUSES), name="status_known"),
+        CheckConstraint("referrer_id <> referee_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    referee_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default="invited")
+    created_at: Mapped[datetime]
+    joined_at: Mapped[datetime | None]
+    qualified_at: Mapped[datetime | None]
+
+
+class LedgerEntry(Base):
+    """Append-only. Corrections are new entries; nothing here is ever updated."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("program_id", "idempotency_key"),
+        CheckConstraint(_in("kind", LEDGER_KINDS), name="kind_known"),
+        CheckConstraint(
+            f"({_in('kind', CREDIT_KINDS)} AND amount > 0)"
+            f" OR ({_in('kind', DEBIT_KINDS)} AND amount < 0)"
+            f" OR ({_in('kind', EITHER_KINDS)} AND amount <> 0)",
+            name="amount_sign",
+        ),
+        Index("ix_ledger_member_lot", "member_id", "lot_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    amount: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    # When the points were earned: drives expiry (oldest first) and the tier window.
+    # A reversal carries the lot of what it reverses.
+    lot_at: Mapped[datetime]
+    # Purchase points in their return window are not spendable until then.
+    available_at: Mapped[datetime | None]
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), index=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    actor: Mapped[str | None] = mapped_column(String(100))
+
+
+class CodeAttempt(Base):
+    """A failed code look-up, for throttling guesses per actor."""
+
+    __tablename__ = "code_attempts"
+    __table_args__ = (Index("ix_code_attempts_actor_at", "program_id", "actor", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]

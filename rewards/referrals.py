@@ -1,0 +1,184 @@
+"""Referrals: who invited whom, and when both sides are rewarded.
+
+A contact who arrives with an invite code (``JOIN <code>``, a Telegram deep link) is
+recorded as invited; joining attaches them; the first qualifying purchase (or the join
+itself, by the program file) pays both sides once, keyed ``referral:<id>:<side>``.
+Refused: your own code, anyone already a member, a second referrer, and a referrer over
+``max_per_month`` joined referrals in the program's calendar month.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rewards import ledger
+from rewards.codes import normalize
+from rewards.config import ProgramConfig
+from rewards.events import Event, PointsEarned, ReferralQualified
+from rewards.models import Identity, LedgerEntry, Member, Referral
+
+REFUSALS = ("unknown_code", "self_referral", "already_member", "second_referrer", "cap_reached")
+
+
+@dataclass
+class Attribution:
+    accepted: bool
+    reason: str | None = None  # one of REFUSALS when refused
+    referrer: Member | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+def _referrer(session: Session, program_id: int, code: str) -> Member | None:
+    return session.scalar(
+        select(Member).where(
+            Member.program_id == program_id, Member.code == normalize(code), Member.deleted_at.is_(None)
+        )
+    )
+
+
+def _month_start(config: ProgramConfig, now: datetime) -> datetime:
+    local = now.astimezone(ZoneInfo(config.timezone))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _over_cap(session: Session, config: ProgramConfig, referrer_id: int, now: datetime) -> bool:
+    joined = session.scalar(
+        select(func.count(Referral.id)).where(
+            Referral.referrer_id == referrer_id,
+            Referral.referee_id.is_not(None),
+            Referral.joined_at >= _month_start(config, now),
+        )
+    )
+    return (joined or 0) >= config.referrals.max_per_month
+
+
+def record_invite(
+    session: Session, config: ProgramConfig, identity: Identity, code: str, now: datetime, phone: str | None = None
+) -> Attribution:
+    """Remember that this contact came with ``code``; refuse what the rules refuse."""
+    referrer = _referrer(session, identity.program_id, code)
+    if referrer is None:
+        return Attribution(False, "unknown_code")
+    existing_member = identity.member
+    if existing_member is None and phone:
+        existing_member = session.scalar(
+            select(Member).where(Member.program_id == identity.program_id, Member.phone == phone, Member.deleted_at.is_(None))
+        )
+    if existing_member is not None:
+        reason = "self_referral" if existing_member.id == referrer.id else "already_member"
+        return Attribution(False, reason, referrer)
+    previous = session.scalar(
+        select(Referral).where(
+            Referral.program_id == identity.program_id,
+            Referral.channel == identity.channel,
+            Referral.address == identity.address,
+        )
+    )
+    if previous is not None:
+        if previous.referrer_id != referrer.id:
+            return Attribution(False, "second_referrer", session.get(Member, previous.referrer_id))
+        return Attribution(True, None, referrer)
+    if _over_cap(session, config, referrer.id, now):
+        return Attribution(False, "cap_reached", referrer)
+    session.add(
+        Referral(
+            program_id=identity.program_id,
+            referrer_id=referrer.id,
+            channel=identity.channel,
+            address=identity.address,
+            status="invited",
+            created_at=now,
+        )
+    )
+    session.flush()
+    return Attribution(True, None, referrer)
+
+
+def on_join(session: Session, config: ProgramConfig, identity: Identity, member: Member, now: datetime) -> Attribution | None:
+    """Attach the invite this identity came with, if any, to the new member."""
+    referral = session.scalar(
+        select(Referral).where(
+            Referral.program_id == identity.program_id,
+            Referral.channel == identity.channel,
+            Referral.address == identity.address,
+            Referral.status == "invited",
+        )
+    )
+    if referral is None:
+        return None
+    referrer = session.get(Member, referral.referrer_id)
+    if referrer is None or referrer.deleted_at is not None:
+        return None
+    if _over_cap(session, config, referrer.id, now):
+        return Attribution(False, "cap_reached", referrer)
+    referral.referee_id = member.id
+    referral.status = "joined"
+    referral.joined_at = now
+    session.flush()
+    result = Attribution(True, None, referrer)
+    if config.referrals.qualify_on == "join":
+        result.events = _qualify(session, config, referral, now)
+    return result
+
+
+def on_purchase(session: Session, config: ProgramConfig, member: Member, amount: Decimal, now: datetime) -> list[Event]:
+    """Pay both sides if this is the referee's first qualifying purchase."""
+    if config.referrals.qualify_on != "first_purchase" or amount < config.referrals.min_purchase:
+        return []
+    referral = session.scalar(
+        select(Referral).where(Referral.referee_id == member.id, Referral.status == "joined")
+    )
+    if referral is None:
+        return []
+    return _qualify(session, config, referral, now)
+
+
+def _qualify(session: Session, config: ProgramConfig, referral: Referral, now: datetime) -> list[Event]:
+    referral.status = "qualified"
+    referral.qualified_at = now
+    events: list[Event] = []
+    sides = ((referral.referrer_id, config.referrals.referrer_points, "referrer"),
+             (referral.referee_id, config.referrals.referee_points, "referee"))
+    for member_id, points, side in sides:
+        if not points or member_id is None:
+            continue
+        member = session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            continue
+        entry = ledger.post(
+            session, member, points, "referral", f"referral:{referral.id}:{side}",
+            f"referral bonus ({side})", now, referral_id=referral.id,
+        )
+        if entry is not None:
+            events.append(ReferralQualified(member.id, points, side == "referee"))
+            events.append(PointsEarned(member.id, points, member.balance, "referral"))
+    return events
+
+
+@dataclass(frozen=True)
+class ReferralStats:
+    invited: int
+    joined: int
+    qualified: int
+    points: int
+
+
+def stats(session: Session, member: Member) -> ReferralStats:
+    counts = dict(
+        session.execute(
+            select(Referral.status, func.count(Referral.id)).where(Referral.referrer_id == member.id).group_by(Referral.status)
+        ).all()
+    )
+    points = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .join(Referral, Referral.id == LedgerEntry.referral_id)
+        .where(LedgerEntry.member_id == member.id, Referral.referrer_id == member.id)
+    ) or 0
+    qualified = counts.get("qualified", 0)
+    joined = counts.get("joined", 0) + qualified
+    return ReferralStats(joined + counts.get("invited", 0), joined, qualified, int(points))

@@ -1,0 +1,78 @@
+"""Tiers: thresholds on qualifying points earned inside a rolling window.
+
+Qualifying points are purchase and visit points (net of their reversals), counted by when
+they were earned. The lookup reads one member's entries in the window through the
+``(member_id, lot_at)`` index, so it costs the same however large the ledger grows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rewards.events import TierChanged
+from rewards.models import LedgerEntry, Member, Tier
+
+QUALIFYING_KINDS = ("purchase", "visit", "reversal")
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: Tier
+    points: int  # qualifying points in the window
+    next_tier: Tier | None
+    points_to_next: int
+
+
+def active_tiers(session: Session, program_id: int) -> list[Tier]:
+    return list(
+        session.scalars(
+            select(Tier).where(Tier.program_id == program_id, Tier.retired.is_(False)).order_by(Tier.threshold)
+        )
+    )
+
+
+def qualifying_points(session: Session, member_id: int, now: datetime, window_days: int) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                LedgerEntry.member_id == member_id,
+                LedgerEntry.lot_at > now - timedelta(days=window_days),
+                LedgerEntry.kind.in_(QUALIFYING_KINDS),
+            )
+        )
+        or 0
+    )
+
+
+def tier_for(tiers: list[Tier], points: int) -> Tier:
+    reached = [t for t in tiers if t.threshold <= points]
+    return reached[-1] if reached else tiers[0]
+
+
+def progress(session: Session, member: Member, now: datetime, window_days: int) -> TierProgress:
+    tiers = active_tiers(session, member.program_id)
+    points = qualifying_points(session, member.id, now, window_days)
+    tier = tier_for(tiers, points)
+    higher = [t for t in tiers if t.threshold > points]
+    next_tier = higher[0] if higher else None
+    return TierProgress(tier, points, next_tier, next_tier.threshold - points if next_tier else 0)
+
+
+def evaluate(session: Session, member: Member, now: datetime, window_days: int) -> TierChanged | None:
+    """Move the member to the tier their window earns; say so if it changed."""
+    current = progress(session, member, now, window_days).tier
+    if member.tier_id == current.id:
+        return None
+    old = session.get(Tier, member.tier_id) if member.tier_id else None
+    member.tier_id = current.id
+    member.tier = current
+    upgraded = old is None or current.threshold > old.threshold
+    return TierChanged(member.id, old.name if old else None, current.name, upgraded)
+
+
+def multiplier(member: Member) -> int:
+    """The member's earn multiplier in permille (1000 = 1x)."""
+    return member.tier.multiplier_permille if member.tier else 1000

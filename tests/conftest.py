@@ -1,0 +1,102 @@
+"""Shared fixtures: a database per test (SQLite file; PostgreSQL schema when
+LOYALTY_TEST_POSTGRES_URL is set), the demo program loaded, a fixed clock, and the ledger
+audit run after every test that touched the database."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from rewards import ledger
+from rewards.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file
+from rewards.db import make_engine, session_factory
+from rewards.models import Base, Program
+from rewards.programs import sync_program
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
+POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
+NO_POSTGRES = "LOYALTY_TEST_POSTGRES_URL is not set (CI sets it; .ci/run shows how)"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to reach a host that is not this machine fails loudly, at once."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")
+        ) and self.family != socket.AF_UNIX:
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def _postgres_engine() -> tuple[Engine, str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=25, max_overflow=5)  # type: ignore[arg-type]
+    return engine, schema
+
+
+def _drop_postgres_schema(schema: str) -> None:
+    admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite"])
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    """The database engine; tests that matter for concurrency parametrize it with
+    ``@pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)``."""
+    schema = None
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip(NO_POSTGRES)
+        eng, schema = _postgres_engine()
+    else:
+        eng = make_engine(f"sqlite:///{tmp_path / 'loyalty.db'}")
+    Base.metadata.create_all(eng)
+    yield eng
+    with Session(eng) as session:
+        report = ledger.audit(session)
+    eng.dispose()
+    if schema:
+        _drop_postgres_schema(schema)
+    assert report.ok, "\n".join(report.lines())
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def demo_config() -> ProgramConfig:
+    return load_program_file(DEMO_PROGRAM_PATH)
+
+
+@pytest.fixture
+def program(sessions: sessionmaker[Session], demo_config: ProgramConfig) -> Program:
+    with sessions.begin() as session:
+        return sync_program(session, demo_config, T0)
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session], program: Program) -> Iterator[Session]:
+    """A session the test commits itself (commit() to make work visible to the audit)."""
+    with sessions() as s:
+        yield s
+        s.commit()

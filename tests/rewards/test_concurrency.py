@@ -1,0 +1,198 @@
+"""Concurrency (SPEC section 4): twenty requests at once, each in its own session and
+transaction, on SQLite and on PostgreSQL. Nothing retries: any database error a thread
+meets fails the test."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from rewards import earning, ledger, redemption
+from rewards.errors import InsufficientPoints, Refused
+from rewards.models import Code, LedgerEntry, Member, Purchase, Reward
+
+THREADS = 20
+both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+
+
+def all_at_once(sessions: sessionmaker[Session], work: Callable[[Session, int], Any]) -> list[Any]:
+    """Run ``work(session, i)`` in THREADS threads that start together; each commits its
+    own transaction. Returns each thread's result, or the exception it raised."""
+    barrier = threading.Barrier(THREADS, timeout=30)
+    results: list[Any] = [None] * THREADS
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            with sessions() as session:
+                results[i] = work(session, i)
+                session.commit()
+        except Exception as error:  # noqa: BLE001 - handed back to the test, which judges it
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results
+
+
+def fresh(session: Session, model: type, ident: int) -> Any:
+    """The row as the database holds it now, not as this session last saw it."""
+    return session.get(model, ident, populate_existing=True)
+
+
+def unexpected(results: list[Any], *allowed: type[Exception]) -> list[Exception]:
+    return [r for r in results if isinstance(r, Exception) and not isinstance(r, allowed)]
+
+
+@pytest.fixture
+def member_id(session, join, program, demo_config, T0) -> int:  # type: ignore[no-untyped-def]
+    member = join()
+    earning.record_purchase(session, program, demo_config, member, "100.00", "R-seed", T0)
+    session.commit()
+    assert member.balance == 1050
+    return member.id
+
+
+@both_databases
+def test_a_code_used_twenty_times_at_once_succeeds_once(sessions, session, configure, make_reward, reward_row, member_id, program, T0):
+    config = configure(rewards=[make_reward("coffee", cost=500)])
+    code = redemption.issue(session, config, session.get(Member, member_id), reward_row("coffee"), T0)
+    session.commit()
+
+    results = all_at_once(sessions, lambda s, i: redemption.use(s, program.id, code.code, T0, f"till-{i}").refused)
+
+    assert unexpected(results) == []
+    assert sorted(results, key=str) == [None] + ["used"] * (THREADS - 1)
+    stored = fresh(session, Code, code.id)
+    assert stored.status == "redeemed" and stored.used_by == f"till-{results.index(None)}"
+    session.commit()
+
+
+@both_databases
+def test_the_same_receipt_posted_twenty_times_at_once_earns_once(sessions, session, member_id, program, demo_config, T0):
+    def post(s: Session, i: int) -> bool:
+        return earning.record_purchase(s, program, demo_config, s.get(Member, member_id), "12.50", "R-same", T0).created
+
+    results = all_at_once(sessions, post)
+
+    assert unexpected(results) == []
+    assert sorted(results) == [False] * (THREADS - 1) + [True]
+    assert session.scalar(select(func.count(Purchase.id)).where(Purchase.receipt_id == "R-same")) == 1
+    earned = session.scalars(select(LedgerEntry.amount).where(LedgerEntry.idempotency_key == "purchase:R-same")).all()
+    assert earned == [125]
+    assert fresh(session, Member, member_id).balance == 1050 + 125
+    session.commit()
+
+
+@both_databases
+def test_concurrent_redemptions_issue_only_what_the_balance_pays_for(sessions, session, configure, make_reward, reward_row, member_id, T0):
+    config = configure(rewards=[make_reward("cake", cost=300)])  # 1050 points pay for 3
+    cake_id = reward_row("cake").id
+    session.commit()
+
+    def redeem(s: Session, i: int) -> str:
+        member = s.get(Member, member_id)
+        return redemption.issue(s, config, member, s.get(Reward, cake_id), T0).code
+
+    results = all_at_once(sessions, redeem)
+
+    assert unexpected(results, InsufficientPoints) == []
+    issued = [r for r in results if isinstance(r, str)]
+    assert len(issued) == 3 and len(set(issued)) == 3
+    assert session.scalar(select(func.count(Code.id)).where(Code.member_id == member_id)) == 3
+    member = fresh(session, Member, member_id)
+    assert member.balance == 1050 - 900 == 150
+    total = session.scalar(select(func.sum(LedgerEntry.amount)).where(LedgerEntry.member_id == member_id))
+    assert total == member.balance
+    # Never below zero at any point: every running balance in posting order stays >= 0.
+    running = 0
+    for amount in session.scalars(select(LedgerEntry.amount).where(LedgerEntry.member_id == member_id).order_by(LedgerEntry.id)):
+        running += amount
+        assert running >= 0
+    session.commit()
+
+
+@both_databases
+def test_twenty_different_receipts_at_once_all_earn(sessions, session, configure, make_tier, member_id, program, T0):
+    config = configure(tiers=[make_tier("Bronze", 0)])  # one multiplier whatever the order of posting
+    session.commit()
+
+    def post(s: Session, i: int) -> int:
+        return earning.record_purchase(s, program, config, s.get(Member, member_id), f"{i + 1}.00", f"R-{i}", T0).points
+
+    results = all_at_once(sessions, post)
+
+    assert unexpected(results) == []
+    assert sorted(results) == [10 * (i + 1) for i in range(THREADS)]
+    assert session.scalar(select(func.count(Purchase.id)).where(Purchase.member_id == member_id)) == THREADS + 1
+    member = fresh(session, Member, member_id)
+    assert member.balance == 1050 + sum(10 * (i + 1) for i in range(THREADS)) == 3150
+    session.commit()
+
+
+@both_databases
+def test_twenty_members_at_once_share_a_stock_of_five(sessions, session, configure, make_reward, reward_row, join, T0):
+    config = configure(rewards=[make_reward("scarf", cost=10, stock=5)])
+    scarf_id = reward_row("scarf").id
+    member_ids = [join(config=config).id for _ in range(THREADS)]
+    session.commit()
+
+    def redeem(s: Session, i: int) -> str:
+        return redemption.issue(s, config, s.get(Member, member_ids[i]), s.get(Reward, scarf_id), T0).code
+
+    results = all_at_once(sessions, redeem)
+
+    assert unexpected(results, Refused) == []
+    assert sorted(r.reason for r in results if isinstance(r, Refused)) == ["stock"] * (THREADS - 5)
+    assert len([r for r in results if isinstance(r, str)]) == 5
+    assert fresh(session, Reward, scarf_id).stock == 0
+    assert session.scalar(select(func.count(Code.id)).where(Code.reward_id == scarf_id)) == 5
+    balances = session.scalars(select(Member.balance).where(Member.id.in_(member_ids))).all()
+    assert sorted(balances) == [40] * 5 + [50] * (THREADS - 5)
+    session.commit()
+
+
+@both_databases
+def test_a_per_member_limit_holds_under_concurrent_redemptions(sessions, session, configure, make_reward, reward_row, member_id, T0):
+    config = configure(rewards=[make_reward("mug", cost=10, per_member_limit=2)])
+    mug_id = reward_row("mug").id
+    session.commit()
+
+    results = all_at_once(
+        sessions, lambda s, i: redemption.issue(s, config, s.get(Member, member_id), s.get(Reward, mug_id), T0).code
+    )
+
+    assert unexpected(results, Refused) == []
+    assert len([r for r in results if isinstance(r, str)]) == 2
+    assert {r.reason for r in results if isinstance(r, Refused)} == {"limit"}
+    assert fresh(session, Member, member_id).balance == 1050 - 20
+    session.commit()
+
+
+@both_databases
+def test_one_receipt_claimed_for_twenty_members_at_once_goes_to_one(sessions, session, join, program, demo_config, T0):
+    # Different members lock different rows, so here the UNIQUE receipt decides.
+    member_ids = [join().id for _ in range(THREADS)]
+    session.commit()
+
+    def post(s: Session, i: int) -> int:
+        return earning.record_purchase(s, program, demo_config, s.get(Member, member_ids[i]), "12.50", "R-disputed", T0).points
+
+    results = all_at_once(sessions, post)
+
+    assert unexpected(results, Refused) == []
+    assert results.count(125) == 1
+    assert {r.reason for r in results if isinstance(r, Refused)} == {"receipt_conflict"}
+    winner = member_ids[results.index(125)]
+    assert session.scalars(select(Purchase.member_id).where(Purchase.receipt_id == "R-disputed")).all() == [winner]
+    balances = dict(session.execute(select(Member.id, Member.balance).where(Member.id.in_(member_ids))).all())
+    assert balances == {m: 175 if m == winner else 50 for m in member_ids}
+    session.commit()

@@ -1,0 +1,109 @@
+"""The Flask app factory and the runtime it wires: settings, engine, sessions, clock."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, current_app, jsonify
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from rewards.config import ProgramConfig, load_program_file
+from rewards.db import make_engine, session_factory
+from rewards.errors import LoyaltyError
+from rewards.models import Program
+from rewards.programs import config_of, get_program, sync_program
+from web import database
+from web.settings import Settings
+
+log = logging.getLogger("loyalty")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SetupError(LoyaltyError):
+    """The database or program is not ready; the message says which command fixes it."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime] = utcnow
+    program_slug: str | None = None
+    _ready: bool = field(default=False, repr=False)
+    _program_loaded: bool = field(default=False, repr=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any error."""
+        self.ensure_schema()
+        with self.sessions.begin() as session:
+            yield session
+
+    def ensure_schema(self) -> None:
+        """An embedded SQLite database is migrated on first use; a shared server database
+        is migrated by the operator (``loyalty db upgrade``) and only checked here."""
+        if self._ready:
+            return
+        if self.engine.dialect.name == "sqlite":
+            if not database.is_current(self.engine):
+                database.upgrade(self.engine)
+        elif not database.is_current(self.engine):
+            raise SetupError(
+                "the database schema is not up to date: run `loyalty db upgrade` first"
+                if inspect(self.engine).has_table("alembic_version")
+                else "the database is empty: run `loyalty db upgrade` first"
+            )
+        self._ready = True
+
+    def program(self, session: Session) -> tuple[Program, ProgramConfig]:
+        """The program this process serves; LOYALTY_PROGRAM_FILE is (re)loaded on first use."""
+        if self.settings.program_file and not self._program_loaded:
+            self._program_loaded = True
+            config = load_program_file(self.settings.program_file)
+            sync_program(session, config, self.clock())
+            self.program_slug = self.program_slug or config.slug
+        program = get_program(session, self.program_slug)
+        return program, config_of(program)
+
+    def load_program_file(self, path: str) -> Program:
+        config = load_program_file(path)
+        with self.transaction() as session:
+            program = sync_program(session, config, self.clock())
+        self.program_slug = self.program_slug or config.slug
+        return program
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["loyalty"]  # type: ignore[no-any-return]
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("loyalty")
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    app.config.update(overrides)
+    engine = make_engine(settings.database_url)
+    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine))
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/")
+    def index() -> Any:
+        return (
+            "<!doctype html><title>Loyalty</title><h1>Loyalty bot is running</h1>"
+            "<p>Try it in a terminal: <code>loyalty chat --as +15550001111</code>.</p>"
+        )
+
+    return app
