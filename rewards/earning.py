@@ -7,9 +7,11 @@ were never spendable.
 """
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import select
@@ -194,3 +196,22 @@ def adjust(
     if entry is None:
         raise AlreadyDone(f"adjustment {key} was already applied", reason="already_done")
     return entry
+
+
+def is_birthday(birthday: date, today: date) -> bool:
+    """29 February birthdays are celebrated on 28 February in other years."""
+    if (birthday.month, birthday.day) == (2, 29) and not calendar.isleap(today.year):
+        return (today.month, today.day) == (2, 28)
+    return (birthday.month, birthday.day) == (today.month, today.day)
+
+
+def birthday_bonus(session: Session, config: ProgramConfig, member: Member, now: datetime) -> PointsEarned | None:
+    """Pay ``birthday_bonus`` if it is the member's birthday in the program's time zone;
+    once a year, however often this runs."""
+    today = now.astimezone(ZoneInfo(config.timezone)).date()
+    if not config.earning.birthday_bonus or member.birthday is None or member.deleted_at is not None:
+        return None
+    if not is_birthday(member.birthday, today):
+        return None
+    return award(session, member, "birthday", config.earning.birthday_bonus, f"birthday:{member.id}:{today.year}",
+                 f"birthday bonus {today.year}", now)
