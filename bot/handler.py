@@ -173,8 +173,7 @@ def _newcomer(turn: Turn, intent: Intent) -> None:
     earning = turn.config.earning
     lines = [turn._("Welcome to {program} rewards!", program=turn.program.name)]
     lines.append(turn._("Earn {points} points per {unit} spent and swap them for rewards.",
-                        points=turn.points(int(earning.points_per_unit)) if earning.points_per_unit == int(earning.points_per_unit)
-                        else str(earning.points_per_unit),
+                        points=turn.t.format_number(earning.points_per_unit),
                         unit=turn.t.format_currency(1, turn.program.currency)))
     if earning.join_bonus:
         lines.append(turn._("Join now and get {points} points.", points=turn.points(earning.join_bonus)))

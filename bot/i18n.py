@@ -31,7 +31,7 @@ import os
 import sys
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -110,7 +110,7 @@ def translator(lang: str | None) -> Translator:
     return Translator(language, _load(language))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(language: str) -> NullTranslations:
     path = po_path(language)
     if language == SOURCE_LANGUAGE or not path.exists():

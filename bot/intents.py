@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale
 
@@ -179,7 +179,7 @@ class _Phrase:
     languages: frozenset[str]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _language_names() -> dict[str, str]:
     """Normalized names and codes of the supported languages, in each of them -> code."""
     names = {code: code for code in SUPPORTED}
@@ -189,7 +189,7 @@ def _language_names() -> dict[str, str]:
     return names
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table() -> dict[str, tuple[_Phrase, ...]]:
     """Every phrase of every language, indexed by its first word."""
     found: dict[tuple[tuple[str, ...], str, str | None, str | None], set[str]] = {}

@@ -9,7 +9,6 @@ from bot.intents import suggestions
 from bot.messages import Button, Image
 from bot.turn import Turn, invite_links
 from rewards import catalog, ledger, referrals, tiers
-from rewards.codes import display
 from rewards.models import Member
 
 MENU = ("balance", "rewards", "invite", "history")
@@ -52,12 +51,13 @@ def rewards_list(turn: Turn, member: Member) -> None:
     if not offers:
         turn.say(turn._("There are no rewards right now."), main_buttons(turn))
         return
+    available = ledger.spendable(turn.session, member, turn.now)
     buttons: list[Button] = []
     for offer in offers:
         reward = offer.reward
         note = ""
         if offer.blocked == "points":
-            note = turn._(" (need {points} more)", points=turn.points(reward.cost - ledger.spendable(turn.session, member, turn.now)))
+            note = turn._(" (need {points} more)", points=turn.points(reward.cost - available))
         elif offer.blocked == "tier":
             note = turn._(" ({tier} only)", tier=reward.min_tier)
         elif offer.blocked == "stock":

@@ -209,7 +209,8 @@ class AuditReport:
 
     @property
     def earned(self) -> int:
-        return sum(v for k, v in self.totals.items() if k not in ("redeem", "code_return", "expire", "reversal", "forfeit", "adjust"))
+        not_earned = ("redeem", "code_return", "expire", "reversal", "forfeit", "adjust")
+        return sum(v for k, v in self.totals.items() if k not in not_earned)
 
     @property
     def adjusted(self) -> int:

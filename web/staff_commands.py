@@ -5,15 +5,15 @@ import json
 import uuid
 
 import click
+from sqlalchemy.orm import Session
 
+from bot.notices import for_events
 from rewards import earning, ledger, members, redemption, tiers
 from rewards.earning import from_minor
 from rewards.events import Event
-from sqlalchemy.orm import Session
 from rewards.phones import mask
 from web.app import runtime
 from web.cli import cli, command
-from bot.notices import for_events
 
 
 def _echo_events(session: Session, events: list[Event]) -> None:
