@@ -3,25 +3,19 @@ LOYALTY_TEST_POSTGRES_URL is set), the demo program loaded, a fixed clock, and t
 audit run after every test that touched the database."""
 from __future__ import annotations
 
-import os
 import socket
-import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from support import NO_POSTGRES, POSTGRES_URL, T0, drop_postgres_schema, postgres_engine  # noqa: F401
 
 from rewards import ledger
 from rewards.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file
 from rewards.db import make_engine, session_factory
 from rewards.models import Base, Program
 from rewards.programs import sync_program
-
-T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
-POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
-NO_POSTGRES = "LOYALTY_TEST_POSTGRES_URL is not set (CI sets it; .ci/run shows how)"
 
 
 @pytest.fixture(autouse=True)
@@ -40,23 +34,6 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
-def _postgres_engine() -> tuple[Engine, str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=25, max_overflow=5)  # type: ignore[arg-type]
-    return engine, schema
-
-
-def _drop_postgres_schema(schema: str) -> None:
-    admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
 @pytest.fixture(params=["sqlite"])
 def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     """The database engine; tests that matter for concurrency parametrize it with
@@ -65,7 +42,7 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
     if request.param == "postgres":
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        eng, schema = _postgres_engine()
+        eng, schema = postgres_engine()
     else:
         eng = make_engine(f"sqlite:///{tmp_path / 'loyalty.db'}")
     Base.metadata.create_all(eng)
@@ -74,7 +51,7 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
         report = ledger.audit(session)
     eng.dispose()
     if schema:
-        _drop_postgres_schema(schema)
+        drop_postgres_schema(schema)
     assert report.ok, "\n".join(report.lines())
 
 

@@ -10,11 +10,11 @@ import pytest
 import zxingcpp
 from PIL import Image as PILImage
 from sqlalchemy import func, select
+from support import T0
 
 from bot.handler import handle
 from bot.messages import IncomingMessage, Reply
 from channels.base import render_text
-from conftest import T0
 from rewards import earning, members
 from rewards.codes import display
 from rewards.models import Code, Member, Referral
@@ -226,7 +226,7 @@ def test_unknown_input_gets_help_never_silence(chat) -> None:  # type: ignore[no
 
 
 def test_one_member_across_channels_by_phone(chat, sessions) -> None:  # type: ignore[no-untyped-def]
-    c = joined(chat)
+    joined(chat)
     other = chat("+15550001111", channel="sms")
     assert "You have 50 points" in other.send("balance")
     with sessions() as session:

@@ -63,7 +63,7 @@ def test_the_template_lists_every_message_in_the_code() -> None:
 def test_every_message_in_the_code_is_translated(lang: str) -> None:
     translations = catalog(po_path(lang), lang)
     problems = []
-    for (ctx, msgid), (where, plural) in sorted(used_in_code().items(), key=lambda item: item[1][0]):
+    for (ctx, msgid), (where, _plural) in sorted(used_in_code().items(), key=lambda item: item[1][0]):
         entry = translations.get(msgid, ctx)
         if entry is None:
             problems.append(f"{where}: missing {msgid!r}")

@@ -284,7 +284,7 @@ def test_suggestions(lang: str, expected: list[str]) -> None:
 
 @pytest.mark.parametrize("lang", SUPPORTED)
 def test_every_suggestion_is_understood(lang: str) -> None:
-    for word, name in zip(suggestions(lang), SUGGESTED):
+    for word, name in zip(suggestions(lang), SUGGESTED, strict=True):
         assert match(word).name == name
 
 

@@ -13,16 +13,17 @@ from web import database
 
 @pytest.fixture
 def empty_engine(request, tmp_path):  # type: ignore[no-untyped-def]
-    from conftest import NO_POSTGRES, POSTGRES_URL, _drop_postgres_schema, _postgres_engine
+    from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_engine
+
     from rewards.db import make_engine
 
     if request.param == "postgres":
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        engine, schema = _postgres_engine()
+        engine, schema = postgres_engine()
         yield engine
         engine.dispose()
-        _drop_postgres_schema(schema)
+        drop_postgres_schema(schema)
     else:
         engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
         yield engine
@@ -54,7 +55,7 @@ def test_the_migrated_database_keeps_the_ledger_rules(empty_engine: Engine) -> N
         ))
     entry = (
         "INSERT INTO ledger_entries (program_id, member_id, amount, kind, reason, idempotency_key, created_at, lot_at)"
-        " VALUES (1, 1, {amount}, '{kind}', 'r', '{key}', '%s', '%s')" % (now, now)
+        f" VALUES (1, 1, {{amount}}, '{{kind}}', 'r', '{{key}}', '{now}', '{now}')"
     )
     for amount, kind, key in ((-5, "purchase", "a"), (5, "redeem", "b"), (5, "gift", "c")):
         with pytest.raises(IntegrityError), empty_engine.begin() as conn:

@@ -1,0 +1,32 @@
+"""What tests share besides fixtures: the fixed clock and the PostgreSQL test schemas.
+(A module of its own: ``from conftest import`` is ambiguous with several conftest files.)"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from rewards.db import make_engine
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
+POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
+NO_POSTGRES = "LOYALTY_TEST_POSTGRES_URL is not set (CI sets it; .ci/run shows how)"
+
+
+def postgres_engine() -> tuple[Engine, str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=25, max_overflow=5)  # type: ignore[arg-type]
+    return engine, schema
+
+
+def drop_postgres_schema(schema: str) -> None:
+    admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
