@@ -152,6 +152,9 @@ def refund(
     if purchase is None:
         raise NotFound(f"no purchase with receipt {receipt_id}", reason="unknown_receipt")
     member = ledger.lock_member(session, purchase.member_id)
+    # Read the purchase again under the member's lock: a concurrent refund may have just
+    # committed, and the row read before the lock would not show it (PostgreSQL).
+    session.refresh(purchase)
     if purchase.refunded_at is not None:
         raise AlreadyDone(f"receipt {receipt_id} was already refunded", reason="already_refunded")
     entries = session.scalars(

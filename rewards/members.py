@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards import ledger, referrals, tiers
@@ -93,6 +94,10 @@ def join(
 ) -> Joined:
     """Create the member for ``identity`` (who has consented), pay the join bonus, settle
     any referral the identity came with."""
+    # One sign-up per contact even when "yes" arrives twice at once: lock the identity row
+    # and read it again (flushing first, so the refresh keeps this turn's changes).
+    session.flush()
+    session.refresh(identity, with_for_update=True)
     if identity.member_id is not None:
         raise Refused("already a member", reason="already_member")
     if phone is not None and by_phone(session, program.id, phone) is not None:
@@ -108,8 +113,14 @@ def join(
         balance=0,
         marketing_consent=True,
     )
-    session.add(member)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(member)
+    except IntegrityError:
+        if phone is None:
+            raise
+        # The same phone joined a moment ago from another channel (UNIQUE program, phone).
+        raise Refused("this phone number already belongs to a member", reason="already_member") from None
     identity.member_id = member.id
     identity.member = member
     result = Joined(member)

@@ -111,8 +111,10 @@ def on_join(session: Session, config: ProgramConfig, identity: Identity, member:
     )
     if referral is None:
         return None
-    referrer = session.get(Member, referral.referrer_id)
-    if referrer is None or referrer.deleted_at is not None:
+    # The referrer's row locked, so friends joining at once are counted one after another
+    # against the monthly cap instead of all seeing the same count.
+    referrer = ledger.lock_member(session, referral.referrer_id)
+    if referrer.deleted_at is not None:
         return None
     if _over_cap(session, config, referrer.id, now):
         return Attribution(False, "cap_reached", referrer)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+import support
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,8 +23,8 @@ from rewards.config import ProgramConfig
 from rewards.models import LedgerEntry, Member, Program, Reward
 from rewards.programs import sync_program
 
-# The same instant as tests/conftest.py's T0 (the program fixture is loaded then).
-_T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+# The shared fixed clock (tests/support.py); the program fixture is loaded at that instant.
+_T0: datetime = support.T0
 
 
 @pytest.fixture
@@ -32,7 +34,8 @@ def T0() -> datetime:  # noqa: N802 - the name the shared fixtures use for the f
 
 @pytest.fixture
 def make_reward(demo_config: ProgramConfig) -> Callable[..., Any]:
-    """A reward rule for a program file: no tier, stock, limit or dates unless asked."""
+    """A reward rule as the program file would give it: no tier, stock, limit or dates
+    unless asked."""
 
     def _reward(id: str, **fields: Any) -> Any:  # noqa: A002 - the program file's key
         base = dict(
@@ -48,10 +51,8 @@ def make_reward(demo_config: ProgramConfig) -> Callable[..., Any]:
 
 @pytest.fixture
 def make_tier(demo_config: ProgramConfig) -> Callable[..., Any]:
-    multiplier_type = type(demo_config.tiers[0].multiplier)
-
     def _tier(name: str, threshold: int, multiplier: str = "1.0") -> Any:
-        return replace(demo_config.tiers[0], name=name, threshold=threshold, multiplier=multiplier_type(multiplier))
+        return replace(demo_config.tiers[0], name=name, threshold=threshold, multiplier=Decimal(multiplier))
 
     return _tier
 

@@ -1,13 +1,13 @@
 """The birthday bonus: on the day, in the program's time zone, once a year."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from rewards import earning
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def test_paid_on_the_day_in_the_program_time_zone_once(session, join, demo_config, entries) -> None:  # type: ignore[no-untyped-def]

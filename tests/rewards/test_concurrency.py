@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rewards import earning, ledger, redemption
-from rewards.errors import InsufficientPoints, Refused
-from rewards.models import Code, LedgerEntry, Member, Purchase, Reward
+from rewards import earning, ledger, members, redemption, referrals
+from rewards.errors import AlreadyDone, InsufficientPoints, Refused
+from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral, Reward
 
 THREADS = 20
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
@@ -53,9 +54,9 @@ def unexpected(results: list[Any], *allowed: type[Exception]) -> list[Exception]
 
 
 @pytest.fixture
-def member_id(session, join, program, demo_config, T0) -> int:  # type: ignore[no-untyped-def]
+def member_id(session, join, T0) -> int:  # type: ignore[no-untyped-def]
     member = join()
-    earning.record_purchase(session, program, demo_config, member, "100.00", "R-seed", T0)
+    ledger.post(session, member, 1000, "bonus", "bonus:seed", "a bonus, which moves no tier", T0)
     session.commit()
     assert member.balance == 1050
     return member.id
@@ -132,7 +133,7 @@ def test_twenty_different_receipts_at_once_all_earn(sessions, session, configure
 
     assert unexpected(results) == []
     assert sorted(results) == [10 * (i + 1) for i in range(THREADS)]
-    assert session.scalar(select(func.count(Purchase.id)).where(Purchase.member_id == member_id)) == THREADS + 1
+    assert session.scalar(select(func.count(Purchase.id)).where(Purchase.member_id == member_id)) == THREADS
     member = fresh(session, Member, member_id)
     assert member.balance == 1050 + sum(10 * (i + 1) for i in range(THREADS)) == 3150
     session.commit()
@@ -195,4 +196,88 @@ def test_one_receipt_claimed_for_twenty_members_at_once_goes_to_one(sessions, se
     assert session.scalars(select(Purchase.member_id).where(Purchase.receipt_id == "R-disputed")).all() == [winner]
     balances = dict(session.execute(select(Member.id, Member.balance).where(Member.id.in_(member_ids))).all())
     assert balances == {m: 175 if m == winner else 50 for m in member_ids}
+    session.commit()
+
+
+@both_databases
+def test_a_receipt_refunded_twenty_times_at_once_is_refunded_once(sessions, session, member_id, program, demo_config, T0):
+    earning.record_purchase(session, program, demo_config, session.get(Member, member_id), "12.50", "R-back", T0)
+    session.commit()
+
+    results = all_at_once(
+        sessions, lambda s, i: earning.refund(s, program, demo_config, "R-back", T0 + timedelta(minutes=i)).points
+    )
+
+    assert unexpected(results, AlreadyDone) == []
+    assert [r for r in results if not isinstance(r, AlreadyDone)] == [125]
+    refunded_at = session.scalar(select(Purchase.refunded_at).where(Purchase.receipt_id == "R-back"))
+    assert refunded_at == T0 + timedelta(minutes=results.index(125))  # the one refund that happened
+    assert session.scalars(select(LedgerEntry.amount).where(LedgerEntry.kind == "reversal")).all() == [-125]
+    assert fresh(session, Member, member_id).balance == 1050
+    session.commit()
+
+
+@both_databases
+def test_the_monthly_referral_cap_holds_when_friends_join_at_once(sessions, session, configure, member_id, program, T0):
+    config = configure(referrals={"max_per_month": 3})
+    referrer_code = session.get(Member, member_id).code
+    identity_ids = []
+    for i in range(THREADS):
+        identity = members.get_identity(session, program.id, "telegram", f"chat-{i}", T0)
+        assert referrals.record_invite(session, config, identity, referrer_code, T0).accepted
+        identity_ids.append(identity.id)
+    session.commit()
+
+    def sign_up(s: Session, i: int) -> bool:
+        joined = members.join(s, s.get(Program, program.id), config, s.get(Identity, identity_ids[i]), T0,
+                              phone=f"+1555030{i:04d}", language="en")
+        return joined.referral.accepted
+
+    results = all_at_once(sessions, sign_up)
+
+    assert unexpected(results) == []
+    assert results.count(True) == 3
+    joined = session.scalar(select(func.count(Referral.id)).where(Referral.referrer_id == member_id, Referral.referee_id.is_not(None)))
+    assert joined == 3
+    session.commit()
+
+
+@both_databases
+def test_one_contact_saying_yes_twenty_times_at_once_becomes_one_member(sessions, session, program, demo_config, T0):
+    # A Telegram contact who has not shared a phone: nothing but the identity says who they are.
+    identity_id = members.get_identity(session, program.id, "telegram", "chat-42", T0).id
+    session.commit()
+
+    def sign_up(s: Session, i: int) -> int:
+        identity = s.get(Identity, identity_id)
+        return members.join(s, s.get(Program, program.id), demo_config, identity, T0, phone=None, language="en").member.id
+
+    results = all_at_once(sessions, sign_up)
+
+    assert unexpected(results, Refused) == []
+    assert {r.reason for r in results if isinstance(r, Refused)} == {"already_member"}
+    created = [r for r in results if isinstance(r, int)]
+    assert len(created) == 1
+    assert session.scalars(select(Member.id)).all() == created
+    assert fresh(session, Identity, identity_id).member_id == created[0]
+    session.commit()
+
+
+@both_databases
+def test_one_phone_joining_from_twenty_channels_at_once_becomes_one_member(sessions, session, program, demo_config, T0):
+    identity_ids = [members.get_identity(session, program.id, "sms", f"device-{i}", T0).id for i in range(THREADS)]
+    session.commit()
+
+    def sign_up(s: Session, i: int) -> int:
+        identity = s.get(Identity, identity_ids[i])
+        return members.join(s, s.get(Program, program.id), demo_config, identity, T0, phone="+15550004242", language="en").member.id
+
+    results = all_at_once(sessions, sign_up)
+
+    assert unexpected(results, Refused) == []
+    assert {r.reason for r in results if isinstance(r, Refused)} == {"already_member"}
+    created = [r for r in results if isinstance(r, int)]
+    assert len(created) == 1
+    assert session.scalars(select(Member.id)).all() == created
+    assert session.scalar(select(func.sum(LedgerEntry.amount))) == 50  # one join bonus
     session.commit()

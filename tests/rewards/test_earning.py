@@ -3,7 +3,9 @@ per-visit and join points, amounts as staff type them, receipts that earn once, 
 that reverse exactly, and the tier changes they cause."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -39,17 +41,27 @@ def ledger_rows(session):  # type: ignore[no-untyped-def]
         ("down", "0.09", 0), ("nearest", "0.05", 1), ("up", "0.01", 1),
     ],
 )
-def test_purchase_points_follow_the_rounding_rule(session, join, configure, program, entries, rounding, amount, points, T0):
-    config = configure(earning={"rounding": rounding, "points_per_unit": 10})
+def test_the_rounding_rule_decides_the_fraction_of_a_point(demo_config, rounding, amount, points):
+    config = replace(demo_config, earning=replace(demo_config.earning, rounding=rounding, points_per_unit=Decimal(10)))
+    assert earning.purchase_points(config, Decimal(amount), 1000) == points
+
+
+@pytest.mark.parametrize(("rounding", "expected"), [("down", (123, 123, 0)), ("nearest", (123, 124, 1)), ("up", (124, 124, 1))])
+def test_purchases_earn_by_the_programs_rounding_rule(session, join, configure, program, entries, rounding, expected, T0):
+    config = configure(earning={"rounding": rounding})
     member = join(config=config)
 
-    result = earning.record_purchase(session, program, config, member, amount, "R-1", T0)
+    results = [
+        earning.record_purchase(session, program, config, member, amount, f"R-{i}", T0)
+        for i, amount in enumerate(("12.34", "12.35", "0.05"))
+    ]
     session.commit()
 
-    assert result.created and result.points == points
-    assert session.get(Purchase, result.purchase.id).points == points
-    assert entries(member) == [("join", 50)] + ([("purchase", points)] if points else [])
-    assert member.balance == 50 + points
+    assert tuple(r.points for r in results) == expected
+    assert all(r.created for r in results)
+    assert [session.get(Purchase, r.purchase.id).points for r in results] == list(expected)
+    assert entries(member) == [("join", 50)] + [("purchase", p) for p in expected if p]  # no zero entries
+    assert member.balance == 50 + sum(expected)
 
 
 def test_the_tier_multiplier_applies_to_purchase_points(session, join, configure, make_tier, program, entries, T0):
@@ -94,13 +106,15 @@ def test_a_purchase_says_what_was_earned(session, join, program, demo_config, T0
     assert member.last_activity_at == T0
 
 
-def test_joining_pays_the_join_bonus_once(session, join, configure, entries):
+def test_joining_pays_the_join_bonus_once(session, join, configure, entries, T0):
     member = join()
     session.commit()
     assert entries(member) == [("join", 50)]
     assert member.balance == 50
     key = session.scalar(select(LedgerEntry.idempotency_key).where(LedgerEntry.member_id == member.id))
     assert key == f"join:{member.id}"
+    assert earning.award(session, member, "join", 50, key, "welcome bonus", T0) is None  # a replayed sign-up
+    assert member.balance == 50
 
     config = configure(earning={"join_bonus": 0})
     assert entries(join(config=config)) == []
@@ -109,24 +123,30 @@ def test_joining_pays_the_join_bonus_once(session, join, configure, entries):
 # --- amounts as staff type them --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["0", "0.00", "-5", "-0.01", "12.345", "1.001", "abc", "", "  ", "12,50", "NaN", "Infinity", "1000000.01", "$12"],
-)
-def test_an_amount_that_is_not_a_positive_amount_of_the_currency_is_refused(session, join, program, demo_config, text, T0):
+BAD_AMOUNTS = ["0", "0.00", "-5", "-0.01", "12.345", "1.001", "abc", "", "  ", "12,50", "NaN", "Infinity", "1000000.01", "$12"]
+
+
+@pytest.mark.parametrize("text", BAD_AMOUNTS)
+def test_an_amount_that_is_not_a_positive_amount_of_the_currency_is_refused(text):
+    with pytest.raises(InvalidInput) as refused:
+        earning.parse_amount(text, "USD")
+    assert refused.value.reason == "bad_amount"
+
+
+def test_a_refused_amount_records_nothing(session, join, program, demo_config, T0):
     member = join()
     session.commit()
-    with pytest.raises(InvalidInput) as refused:
-        earning.record_purchase(session, program, demo_config, member, text, "R-1", T0)
-    assert refused.value.reason == "bad_amount"
+    for i, text in enumerate(BAD_AMOUNTS):
+        with pytest.raises(InvalidInput):
+            earning.record_purchase(session, program, demo_config, member, text, f"R-{i}", T0)
+    session.commit()
     assert purchases(session) == 0
     assert ledger_rows(session) == 1 and member.balance == 50
 
 
-@pytest.mark.parametrize(("text", "minor"), [("12.5", 1250), (" 12.50 ", 1250), ("7", 700), ("0.01", 1)])
-def test_usd_amounts_are_kept_in_cents(session, join, program, demo_config, text, minor, T0):
-    result = earning.record_purchase(session, program, demo_config, join(), text, "R-1", T0)
-    assert result.purchase.amount_minor == minor
+@pytest.mark.parametrize(("text", "minor"), [("12.5", 1250), (" 12.50 ", 1250), ("7", 700), ("0.01", 1), ("1000000", 100000000)])
+def test_usd_amounts_are_kept_in_cents(text, minor):
+    assert earning.to_minor(earning.parse_amount(text, "USD"), "USD") == minor
 
 
 def test_yen_amounts_have_no_decimals(session, join, configure, program, T0):
@@ -142,12 +162,14 @@ def test_yen_amounts_have_no_decimals(session, join, configure, program, T0):
     assert (result.purchase.amount_minor, result.points) == (1200, 1200)
 
 
-@pytest.mark.parametrize("receipt", ["", "   ", "x" * 101, "R-1\n2"])
-def test_a_receipt_id_must_be_short_printable_text(session, join, program, demo_config, receipt, T0):
-    with pytest.raises(InvalidInput) as refused:
-        earning.record_purchase(session, program, demo_config, join(), "5.00", receipt, T0)
-    assert refused.value.reason == "bad_receipt"
+def test_a_receipt_id_must_be_short_printable_text(session, join, program, demo_config, T0):
+    member = join()
+    for receipt in ("", "   ", "x" * 101, "R-1\n2"):
+        with pytest.raises(InvalidInput) as refused:
+            earning.record_purchase(session, program, demo_config, member, "5.00", receipt, T0)
+        assert refused.value.reason == "bad_receipt"
     assert purchases(session) == 0
+    assert earning.check_receipt(" R-1 ") == "R-1" and earning.check_receipt("x" * 100) == "x" * 100
 
 
 # --- a receipt earns once -------------------------------------------------------------------

@@ -3,14 +3,14 @@ purchase (or the join, by the program file) pays both sides once; what the rules
 and why; what a referrer sees."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from rewards import earning, members, referrals
 from rewards.events import ReferralQualified
-from rewards.models import LedgerEntry, Referral
+from rewards.models import LedgerEntry, Member, Program, Referral
 
 DAY = timedelta(days=1)
 # The tests whose SQL leans on dates, sums and locks run on both databases.
@@ -41,7 +41,7 @@ def sign_up(session, program, demo_config):  # type: ignore[no-untyped-def]
 
     def _sign_up(identity, now, config=demo_config):  # type: ignore[no-untyped-def]
         return members.join(
-            session, session.get(type(program), program.id), config, identity, now,
+            session, session.get(Program, program.id), config, identity, now,
             phone=f"+1555020{next(phones):04d}", language="en",
         )
 
@@ -94,7 +94,7 @@ def test_the_first_qualifying_purchase_pays_both_sides_once(session, referrer, n
     assert not any(isinstance(e, ReferralQualified) for e in second.events)
     assert referral_points(session, referrer) == [(200, f"referral:{referral.id}:referrer")]
     assert referral_points(session, member) == [(100, f"referral:{referral.id}:referee")]
-    assert session.get(type(member), referrer.id).balance == 50 + 200
+    assert session.get(Member, referrer.id).balance == 50 + 200
     assert member.balance == 50 + 50 + 100 + 500
 
 
@@ -199,7 +199,7 @@ def test_a_second_referrer_is_refused_and_the_first_stands(session, referrer, jo
 
 def _ny(*args: int) -> datetime:
     """A New York wall-clock time (EDT, UTC-4, in these tests' spring dates) as UTC."""
-    return datetime(*args, tzinfo=timezone.utc) + timedelta(hours=4)
+    return datetime(*args, tzinfo=UTC) + timedelta(hours=4)
 
 
 @both_databases
