@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -284,6 +286,27 @@ class LedgerEntry(Base):
     code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
     actor: Mapped[str | None] = mapped_column(String(100))
+
+
+# Append-only, in the database's own words: an UPDATE or DELETE of a ledger entry fails
+# whoever issues it. (Migration 0002 creates the same triggers.)
+APPEND_ONLY_DDL = {
+    "sqlite": [
+        "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries"
+        " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END",
+        "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries"
+        " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION ledger_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'ledger entries are append-only'; END $$",
+        "CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries"
+        " FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()",
+    ],
+}
+for _dialect, _statements in APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        event.listen(LedgerEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 
 class CodeAttempt(Base):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rewards import earning, ledger, members, redemption
 from rewards.errors import InsufficientPoints, InvalidInput
@@ -205,12 +205,23 @@ def test_the_database_refuses_a_duplicate_idempotency_key(engine, raw_member, se
 def test_the_database_accepts_a_well_formed_entry_and_the_audit_then_sees_the_gap(engine, raw_member, session):
     # The control for the two tests above: the raw INSERT itself is right, so a refusal
     # there is the constraint's doing. The cached balance is not moved, which the audit sees.
+    member_id = raw_member.id
     _raw_insert(engine, raw_member, 5, "bonus", "raw:control")
     report = ledger.audit(session)
-    assert report.mismatches == [(raw_member.id, 50, 55)]
+    assert report.mismatches == [(member_id, 50, 55)]
     session.rollback()
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM ledger_entries WHERE idempotency_key = 'raw:control'"))
+    with engine.begin() as conn:  # entries cannot be removed, so the balance is brought level
+        conn.execute(text("UPDATE members SET balance = balance + 5 WHERE id = :id"), {"id": member_id})
+    assert ledger.audit(session).ok
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+def test_the_database_refuses_to_edit_or_remove_an_entry(engine, raw_member, session):
+    member_id = raw_member.id
+    for change in ("UPDATE ledger_entries SET amount = 5000", "DELETE FROM ledger_entries"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(change))
+    assert session.scalars(select(LedgerEntry.amount).where(LedgerEntry.member_id == member_id)).all() == [50]
 
 
 # --- pending points ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rewards.models import Base
 from web import database
@@ -64,3 +64,8 @@ def test_the_migrated_database_keeps_the_ledger_rules(empty_engine: Engine) -> N
         conn.execute(text(entry.format(amount=5, kind="purchase", key="d")))
     with pytest.raises(IntegrityError), empty_engine.begin() as conn:
         conn.execute(text(entry.format(amount=5, kind="purchase", key="d")))
+    for change in ("UPDATE ledger_entries SET amount = 500", "DELETE FROM ledger_entries"):
+        with pytest.raises(DBAPIError, match="append-only"), empty_engine.begin() as conn:
+            conn.execute(text(change))
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT amount FROM ledger_entries")).scalars().all() == [5]
