@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -266,7 +267,13 @@ class LedgerEntry(Base):
             f" OR ({_in('kind', EITHER_KINDS)} AND amount <> 0)",
             name="amount_sign",
         ),
-        Index("ix_ledger_member_lot", "member_id", "lot_at"),
+        # Covering, so tier, expiry and pending look-ups read the index alone: one member's
+        # rows cost the same however large the ledger grows (bench/ledger.py).
+        Index("ix_ledger_member_lot", "member_id", "lot_at", "kind", "amount"),
+        Index(
+            "ix_ledger_member_pending", "member_id", "available_at", "amount",
+            sqlite_where=text("available_at IS NOT NULL"), postgresql_where=text("available_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -133,7 +133,9 @@ def on_purchase(session: Session, config: ProgramConfig, member: Member, amount:
     if config.referrals.qualify_on != "first_purchase" or amount < config.referrals.min_purchase:
         return []
     referral = session.scalar(
-        select(Referral).where(Referral.referee_id == member.id, Referral.status == "joined")
+        select(Referral).where(
+            Referral.program_id == member.program_id, Referral.referee_id == member.id, Referral.status == "joined"
+        )
     )
     if referral is None:
         return []

@@ -128,7 +128,7 @@ def test_a_wrong_program_file_is_refused_naming_the_key(run, tmp_path) -> None: 
 
 def test_db_upgrade_creates_the_schema_and_says_where_it_is(run, db_url) -> None:  # type: ignore[no-untyped-def]
     result = run("db", "upgrade")
-    assert result.exit_code == 0 and "database at 0002 (was empty)" in result.output
+    assert result.exit_code == 0 and "database at 0003 (was empty)" in result.output
     assert "(no change)" in run("db", "upgrade").output
     assert count(db_url, Member) == 0
 
