@@ -8,9 +8,10 @@ were never spendable.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
@@ -28,18 +29,22 @@ MAX_AMOUNT = Decimal("1000000")
 _ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}
 
 
+_AMOUNT = re.compile(r"\d{1,12}(\.\d{1,12})?")
+
+
 def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
-    """A positive amount with no more decimals than the currency has (12.50 USD, 1200 JPY)."""
-    try:
-        amount = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise InvalidInput(f'"{text}" is not an amount: write it like 12.50', reason="bad_amount") from None
-    if not amount.is_finite() or amount <= 0:
+    """A positive amount with no more decimals than the currency has (12.50 USD, 1200 JPY).
+    Trailing zeros are fine ("12.500"); exponents and thousands separators are not."""
+    raw = str(text).strip()
+    if not _AMOUNT.fullmatch(raw):
+        raise InvalidInput(f'"{text}" is not an amount: write it like 12.50', reason="bad_amount")
+    amount = Decimal(raw)
+    if amount <= 0:
         raise InvalidInput(f'the amount must be more than zero, got "{text}"', reason="bad_amount")
     if amount > MAX_AMOUNT:
         raise InvalidInput(f"the amount {text} is over the limit of {MAX_AMOUNT}", reason="bad_amount")
     places = get_currency_precision(currency)
-    if -amount.as_tuple().exponent > places:  # type: ignore[operator]
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
         raise InvalidInput(f"{currency} amounts have at most {places} decimals, got {text}", reason="bad_amount")
     return amount
 

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rewards.errors import InsufficientPoints, InvalidInput
-from rewards.models import LEDGER_KINDS, LedgerEntry, Member
+from rewards.models import LEDGER_KINDS, Code, LedgerEntry, Member, Purchase
 
 
 def lock_member(session: Session, member_id: int) -> Member:
@@ -189,11 +189,11 @@ def expire_points(session: Session, program_id: int, after_days: int, now: datet
 
 
 def expiring_within(session: Session, member_id: int, after_days: int, now: datetime, days: int) -> int:
-    """Points that will expire in the next ``days`` days unless spent."""
+    """Points that will have expired ``days`` from now unless spent, counting any already
+    due that the daily expiry job has not removed yet."""
     if after_days <= 0:
         return 0
-    later = expirable(session, member_id, now + timedelta(days=days) - timedelta(days=after_days))
-    return max(0, later - expirable(session, member_id, now - timedelta(days=after_days)))
+    return expirable(session, member_id, now + timedelta(days=days) - timedelta(days=after_days))
 
 
 # --- audit --------------------------------------------------------------------------
@@ -206,6 +206,7 @@ class AuditReport:
     totals: dict[str, int] = field(default_factory=dict)  # by kind
     cached_total: int = 0
     ledger_total: int = 0
+    problems: list[str] = field(default_factory=list)  # causes whose entries do not add up
 
     @property
     def earned(self) -> int:
@@ -231,7 +232,7 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         identity = self.ledger_total == self.earned + self.adjusted - self.spent - self.expired - self.reversed
-        return not self.mismatches and self.cached_total == self.ledger_total and identity
+        return not self.mismatches and not self.problems and self.cached_total == self.ledger_total and identity
 
     def lines(self) -> list[str]:
         out = [
@@ -241,6 +242,7 @@ class AuditReport:
             f"ledger total {self.ledger_total}, cached balances total {self.cached_total}",
         ]
         out += [f"member {m}: cached balance {c} but ledger sum {s}" for m, c, s in self.mismatches]
+        out += self.problems
         out.append("audit OK" if self.ok else "AUDIT FAILED")
         return out
 
@@ -267,4 +269,37 @@ def audit(session: Session, program_id: int | None = None) -> AuditReport:
         if cached != total:
             report.mismatches.append((member_id, cached, int(total)))
     report.totals = {kind: int(total) for kind, total in session.execute(by_kind)}
+    report.problems = _cause_problems(session, program_id)
     return report
+
+
+def _cause_problems(session: Session, program_id: int | None) -> list[str]:
+    """Each purchase and code against its own entries: a purchase holds its points until
+    refunded, then nets to zero; a code took its cost once and gave it back only if it expired."""
+    purchase_sum = func.coalesce(func.sum(LedgerEntry.amount), 0)
+    purchases = (
+        select(Purchase.receipt_id, Purchase.points, Purchase.refunded_at, purchase_sum)
+        .outerjoin(LedgerEntry, LedgerEntry.purchase_id == Purchase.id)
+        .group_by(Purchase.id)
+        .having(purchase_sum != case((Purchase.refunded_at.is_(None), Purchase.points), else_=0))
+    )
+    taken = func.coalesce(func.sum(case((LedgerEntry.kind == "redeem", -LedgerEntry.amount), else_=0)), 0)
+    returned = func.coalesce(func.sum(case((LedgerEntry.kind == "code_return", LedgerEntry.amount), else_=0)), 0)
+    codes = (
+        select(Code.id, Code.status, Code.cost, taken, returned)
+        .outerjoin(LedgerEntry, LedgerEntry.code_id == Code.id)
+        .group_by(Code.id)
+        .having(or_(taken != Code.cost, returned != case((Code.status == "expired", Code.cost), else_=0)))
+    )
+    if program_id is not None:
+        purchases = purchases.where(Purchase.program_id == program_id)
+        codes = codes.where(Code.program_id == program_id)
+    problems = [
+        f"purchase {receipt}: entries sum to {total}, expected {0 if refunded else points}"
+        for receipt, points, refunded, total in session.execute(purchases)
+    ]
+    problems += [
+        f"code {code_id} ({status}): {took} points taken and {back} returned for a cost of {cost}"
+        for code_id, status, cost, took, back in session.execute(codes)
+    ]
+    return problems

@@ -123,7 +123,7 @@ def test_joining_pays_the_join_bonus_once(session, join, configure, entries, T0)
 # --- amounts as staff type them --------------------------------------------------------------
 
 
-BAD_AMOUNTS = ["0", "0.00", "-5", "-0.01", "12.345", "1.001", "abc", "", "  ", "12,50", "NaN", "Infinity", "1000000.01", "$12"]
+BAD_AMOUNTS = ["0", "0.00", "-5", "-0.01", "12.345", "1.001", "abc", "", "  ", "12,50", "NaN", "Infinity", "1000000.01", "$12", "1e3", "1_000", "+5"]
 
 
 @pytest.mark.parametrize("text", BAD_AMOUNTS)
@@ -144,7 +144,7 @@ def test_a_refused_amount_records_nothing(session, join, program, demo_config, T
     assert ledger_rows(session) == 1 and member.balance == 50
 
 
-@pytest.mark.parametrize(("text", "minor"), [("12.5", 1250), (" 12.50 ", 1250), ("7", 700), ("0.01", 1), ("1000000", 100000000)])
+@pytest.mark.parametrize(("text", "minor"), [("12.5", 1250), (" 12.50 ", 1250), ("12.500", 1250), ("7", 700), ("0.01", 1), ("1000000", 100000000)])
 def test_usd_amounts_are_kept_in_cents(text, minor):
     assert earning.to_minor(earning.parse_amount(text, "USD"), "USD") == minor
 

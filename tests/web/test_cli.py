@@ -74,7 +74,7 @@ def test_user_mistakes_get_one_clear_line_and_exit_1(run) -> None:  # type: igno
         ("purchase", "+15559999999", "5", "--receipt", "X"): "no member with phone or code",
         ("purchase", BEN, "12.345", "--receipt", "X"): "at most 2 decimals",
         ("purchase", BEN, "0", "--receipt", "X"): "more than zero",
-        ("purchase", BEN, "ten", "--receipt", "X"): "is not an amount",
+        ("purchase", BEN, "ten", "--receipt", "X"): "is not an amount: write it like 12.50",
         ("refund", "NOPE"): "no purchase with receipt NOPE",
     }
     for args, message in cases.items():
