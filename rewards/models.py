@@ -316,6 +316,23 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
         event.listen(LedgerEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 
+class ApiKey(Base):
+    """A merchant's key for the REST API. Only its hash is kept; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(8), index=True)  # first 8 characters, to find the row
+    # sha256 hex of the whole key. A fast hash is right here: a key carries 256 random bits,
+    # so there is no dictionary to guess from, unlike a password (which gets a slow hash).
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
 class CodeAttempt(Base):
     """A failed code look-up, for throttling guesses per actor."""
 

@@ -95,6 +95,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     engine = make_engine(settings.database_url)
     app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine))
 
+    from web import api  # here, not at the top: web.api imports this module
+
+    api.init_app(app)
+
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify(status="ok")

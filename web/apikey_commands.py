@@ -1,0 +1,52 @@
+"""API keys from the shell: ``loyalty apikey create|list|revoke``."""
+from __future__ import annotations
+
+import click
+
+from rewards import apikeys
+from web.app import runtime
+from web.cli import cli, command
+
+
+@cli.group()
+def apikey() -> None:
+    """Keys for the REST API (/api/v1)."""
+
+
+@command(apikey, "create")
+@click.option("--name", required=True, help="What the key is for, e.g. the till or the shop's website.")
+def apikey_create(name: str) -> None:
+    """Create a key for the program and print it (once)."""
+    rt = runtime()
+    with rt.transaction() as session:
+        program, _ = rt.program(session)
+        key, text = apikeys.create(session, program.id, name, rt.clock())
+        prefix = key.prefix
+    click.echo(text)
+    click.echo(f'API key "{name}" ({prefix}) created. Keep it now: it cannot be shown again.')
+
+
+@command(apikey, "list")
+def apikey_list() -> None:
+    """List the program's keys (their prefixes only)."""
+    rt = runtime()
+    with rt.transaction() as session:
+        program, _ = rt.program(session)
+        keys = apikeys.list_keys(session, program.id)
+        for key in keys:
+            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            click.echo(f"{key.prefix}  {key.name}  created {key.created_at:%Y-%m-%d %H:%M}  last used {used}  {state}")
+    if not keys:
+        click.echo("no API keys yet: loyalty apikey create --name NAME")
+
+
+@command(apikey, "revoke")
+@click.argument("prefix")
+def apikey_revoke(prefix: str) -> None:
+    """Revoke the key starting with PREFIX (its first 8 characters); it stops working at once."""
+    rt = runtime()
+    with rt.transaction() as session:
+        program, _ = rt.program(session)
+        key = apikeys.revoke(session, program.id, prefix, rt.clock())
+        click.echo(f'API key "{key.name}" ({key.prefix}) revoked')
