@@ -295,6 +295,47 @@ class LedgerEntry(Base):
     actor: Mapped[str | None] = mapped_column(String(100))
 
 
+OUTBOX_KINDS = ("reply", "notice", "campaign")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+# Lower goes first: an answer to what the customer just said before news, news before promotions.
+OUTBOX_PRIORITY = {"reply": 0, "notice": 1, "campaign": 2}
+
+
+class OutboxMessage(Base):
+    """One message to send. Written in the transaction that decided it; delivered by the
+    sender, which claims rows with a lease (``claimed_until``) so a crashed sender's rows
+    come back. ``payload`` is the Reply as plain JSON (bot/outbox_payload.py)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("program_id", "dedupe_key"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status_known"),
+        CheckConstraint(_in("kind", OUTBOX_KINDS), name="kind_known"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("ix_outbox_claim", "status", "available_at", "priority", "id"),
+        Index("ix_outbox_program_status", "program_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(12))
+    priority: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 # Append-only, in the database's own words: an UPDATE or DELETE of a ledger entry fails
 # whoever issues it. (Migration 0002 creates the same triggers.)
 APPEND_ONLY_DDL = {

@@ -1,0 +1,254 @@
+"""The outbox sender: the one place that hands messages to providers.
+
+It claims a batch of outbox rows (rewards/outbox.py), sends each through the adapter for the
+row's channel, within a token bucket per channel and per chat, and records each result in a
+short transaction of its own. Nothing is held open while a provider is called. A sender that
+dies leaves its claimed rows to come back when their lease runs out; only the one being
+sent at that moment can go out twice.
+
+An adapter is anything with ``send(address, reply) -> provider message id``; it may raise
+``RetryAfter`` (the provider said slow down: the channel pauses and the row waits, no
+attempt counted), ``PermanentFailure`` (this message can never go: failed with the reason)
+or ``Skipped`` (not to be sent, on purpose). Any other exception is a transient failure,
+retried with backoff up to ``max_attempts``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Reply
+from bot.outbox_payload import from_payload
+from channels.ratelimit import TokenBucket
+from rewards import outbox
+
+log = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    def send(self, address: str, reply: Reply) -> str: ...
+
+
+class RetryAfter(Exception):  # noqa: N818 - the provider's own words (HTTP 429 Retry-After)
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = float(seconds)
+
+
+class PermanentFailure(Exception):  # noqa: N818 - reads as what happened to the message
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Skipped(Exception):  # noqa: N818 - reads as what happened to the message
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A channel's allowed pace: ``rate`` messages a second overall (``burst`` at once) and
+    ``per_chat_rate`` to any one address. ``burst=1`` never exceeds the rate in any second."""
+
+    rate: float
+    burst: int = 1
+    per_chat_rate: float | None = None
+    per_chat_burst: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    id: int
+    channel: str
+    address: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Sender:
+    # Idle chat buckets are forgotten past this many, so a campaign does not keep a bucket
+    # per recipient for ever.
+    MAX_CHAT_BUCKETS = 10_000
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        adapters: Mapping[str, Adapter],
+        *,
+        limits: Mapping[str, Limits] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 20,
+        lease_seconds: float = 120.0,
+        poll_seconds: float = 1.0,
+        max_attempts: int = 5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.adapters = dict(adapters)
+        self.limits = dict(limits or {})
+        self.worker_id = worker_id or default_worker_id()
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self._clock = clock
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+        self._sleep_fn = sleep
+        self._wake = threading.Event()
+        self._paused_until: dict[str, float] = {}
+        self._channel_buckets: dict[str, TokenBucket] = {}
+        self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
+
+    # -- running ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something was queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Send until ``stop_event`` is set (then finish the message in hand, give the rest
+        of the batch back, and return)."""
+        self._stop = stop_event
+        while not stop_event.is_set():
+            self._wake.clear()
+            try:
+                handled = self.run_once()
+            except Exception:  # noqa: BLE001 - the database may be away for a moment; keep going
+                log.exception("outbox sender %s: batch failed; trying again shortly", self.worker_id)
+                handled = 0
+            if not handled:
+                self._idle(stop_event)
+
+    def _idle(self, stop_event: threading.Event) -> None:
+        timeout = self.poll_seconds
+        if self._paused_until:
+            timeout = min(timeout, max(0.0, min(self._paused_until.values()) - self._monotonic()))
+        deadline = time.monotonic() + timeout
+        while not stop_event.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._wake.wait(min(remaining, 0.1)):
+                return
+
+    def run_once(self) -> int:
+        """Claim one batch and deliver it. Returns how many rows were dealt with."""
+        channels = [channel for channel in self.adapters if self._pause_left(channel) <= 0]
+        if not channels:
+            return 0
+        with self.sessions.begin() as session:
+            rows = outbox.claim(session, self.worker_id, self._clock(), self.batch_size, self.lease_seconds, channels)
+            jobs = [_Job(r.id, r.channel, r.address, r.kind, dict(r.payload), r.attempts) for r in rows]
+        pending = list(jobs)
+        while pending:
+            if self._stop.is_set():
+                for job in pending:
+                    self._record(outbox.release, job.id, self.worker_id, self._clock())
+                break
+            waits: list[float] = []
+            for job in list(pending):
+                paused = self._pause_left(job.channel)
+                if paused > 0:
+                    self._record(outbox.release, job.id, self.worker_id, self._clock() + timedelta(seconds=paused))
+                    pending.remove(job)
+                    continue
+                buckets = self._buckets(job)
+                wait = max((bucket.wait_time() for bucket in buckets), default=0.0)
+                if wait > 0:
+                    waits.append(wait)
+                    continue
+                for bucket in buckets:
+                    bucket.take()
+                self._deliver(job)
+                pending.remove(job)
+                if self._stop.is_set():
+                    break
+            else:
+                if pending:  # every one left is waiting for a token
+                    self._sleep(min(waits))
+        return len(jobs)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._sleep_fn is not None:
+            self._sleep_fn(seconds)
+        else:
+            self._stop.wait(seconds)
+
+    # -- one message --------------------------------------------------------------------------
+
+    def _deliver(self, job: _Job) -> None:
+        adapter = self.adapters[job.channel]
+        try:
+            reply = from_payload(job.payload, job.kind)
+        except (KeyError, TypeError, ValueError) as error:
+            self._record(outbox.mark_failed, job.id, self.worker_id, f"bad payload: {error!r}", self._clock())
+            return
+        try:
+            provider_id = adapter.send(job.address, reply)
+        except RetryAfter as error:
+            self._paused_until[job.channel] = self._monotonic() + error.seconds
+            log.warning("channel %s asked to wait %.1f s", job.channel, error.seconds)
+            self._record(outbox.release, job.id, self.worker_id, self._clock() + timedelta(seconds=error.seconds))
+        except PermanentFailure as error:
+            self._record(outbox.mark_failed, job.id, self.worker_id, error.reason, self._clock())
+        except Skipped as error:
+            self._record(outbox.mark_skipped, job.id, self.worker_id, error.reason, self._clock())
+        except Exception as error:  # noqa: BLE001 - a provider's transient trouble: retried
+            now = self._clock()
+            retry_at = None
+            if job.attempts + 1 < self.max_attempts:
+                retry_at = now + timedelta(seconds=min(600, 5 * 2 ** job.attempts))
+            log.warning("outbox %s via %s failed (%r); retry at %s", job.id, job.channel, error, retry_at)
+            self._record(outbox.mark_failed, job.id, self.worker_id, repr(error), now, retry_at)
+        else:
+            self._record(outbox.mark_sent, job.id, self.worker_id, provider_id, self._clock())
+
+    def _record(self, change: Callable[..., bool], *args: Any) -> None:
+        with self.sessions.begin() as session:
+            if not change(session, *args):
+                log.warning("outbox %s: lease lost before %s; another sender has it", args[0], change.__name__)
+
+    # -- pace -----------------------------------------------------------------------------------
+
+    def _pause_left(self, channel: str) -> float:
+        until = self._paused_until.get(channel)
+        if until is None:
+            return 0.0
+        left = until - self._monotonic()
+        if left <= 0:
+            del self._paused_until[channel]
+            return 0.0
+        return left
+
+    def _buckets(self, job: _Job) -> list[TokenBucket]:
+        limits = self.limits.get(job.channel)
+        if limits is None:
+            return []
+        buckets = [self._channel_buckets.setdefault(job.channel, TokenBucket(limits.rate, limits.burst, self._monotonic))]
+        if limits.per_chat_rate:
+            key = (job.channel, job.address)
+            bucket = self._chat_buckets.get(key)
+            if bucket is None:
+                if len(self._chat_buckets) >= self.MAX_CHAT_BUCKETS:
+                    self._chat_buckets = {k: b for k, b in self._chat_buckets.items() if not b.idle()}
+                bucket = self._chat_buckets[key] = TokenBucket(limits.per_chat_rate, limits.per_chat_burst, self._monotonic)
+            buckets.append(bucket)
+        return buckets

@@ -1,0 +1,186 @@
+"""The outbox: messages decided in one transaction and delivered later by the sender.
+
+Rows are written where the decision is made (a webhook's transaction, a campaign fan-out)
+and claimed by a sender with a lease: ``status='sending'`` until ``claimed_until``. A sender
+that dies leaves its rows to be claimed again when the lease runs out, so a crash re-sends at
+most what was in flight and loses nothing.
+
+Claiming is exclusive on both engines: PostgreSQL locks the chosen rows with
+``FOR UPDATE SKIP LOCKED`` (concurrent senders take different rows); SQLite runs the same
+statement inside the ``BEGIN IMMEDIATE`` transaction every writer holds (rewards/db.py), so
+one claimer at a time. Payloads are plain JSON dicts; ``bot/outbox_payload.py`` turns
+Replies into them and back. Like every domain module: takes ``session`` and ``now``, never
+commits. Must not import Flask, a provider SDK, ``bot`` or ``channels``.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
+
+# Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
+INSERT_CHUNK = 500
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(OutboxMessage)
+    if dialect == "sqlite":
+        return sqlite.insert(OutboxMessage)
+    raise NotImplementedError(f"outbox: no ON CONFLICT insert for {dialect}")
+
+
+def _row(
+    program_id: int, channel: str, address: str, payload: Mapping[str, Any], kind: str, now: datetime,
+    member_id: int | None = None, dedupe_key: str | None = None, available_at: datetime | None = None,
+) -> dict[str, Any]:
+    if kind not in OUTBOX_KINDS:
+        raise ValueError(f"outbox kind must be one of {OUTBOX_KINDS}, not {kind!r}")
+    return {
+        "program_id": program_id, "member_id": member_id, "channel": channel, "address": address,
+        "kind": kind, "priority": OUTBOX_PRIORITY[kind], "payload": dict(payload), "dedupe_key": dedupe_key,
+        "status": "queued", "attempts": 0, "available_at": available_at or now, "created_at": now,
+    }
+
+
+def enqueue(
+    session: Session, program_id: int, channel: str, address: str, payload: Mapping[str, Any], kind: str,
+    now: datetime, member_id: int | None = None, dedupe_key: str | None = None,
+    available_at: datetime | None = None,
+) -> OutboxMessage | None:
+    """Queue one message; None when a row with this ``dedupe_key`` already exists (the
+    database decides, so concurrent writers of the same key make one row)."""
+    values = _row(program_id, channel, address, payload, kind, now, member_id, dedupe_key, available_at)
+    statement = (
+        _insert(session).values(**values)
+        .on_conflict_do_nothing(index_elements=["program_id", "dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    new_id = session.execute(statement).scalar()
+    return None if new_id is None else session.get(OutboxMessage, new_id)
+
+
+def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]], now: datetime) -> int:
+    """Queue many messages in multi-row INSERTs (a campaign's fan-out). Each row is a mapping
+    of ``enqueue``'s keyword arguments (program_id, channel, address, payload, kind and
+    optionally member_id, dedupe_key, available_at). Rows whose dedupe key exists are left
+    out. Returns how many were queued."""
+    queued = 0
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> int:
+        if not chunk:
+            return 0
+        statement = (
+            _insert(session).values(chunk)
+            .on_conflict_do_nothing(index_elements=["program_id", "dedupe_key"])
+            .returning(OutboxMessage.id)
+        )
+        inserted = len(session.execute(statement).scalars().all())
+        chunk.clear()
+        return inserted
+
+    for row in rows:
+        chunk.append(_row(now=now, **row))
+        if len(chunk) >= INSERT_CHUNK:
+            queued += flush()
+    return queued + flush()
+
+
+def claimable(now: datetime, channels: Collection[str] | None = None) -> Any:
+    """Queued and due, or 'sending' under a lease that ran out (its sender died)."""
+    condition = or_(
+        and_(OutboxMessage.status == "queued", OutboxMessage.available_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
+    )
+    if channels is not None:
+        condition = and_(condition, OutboxMessage.channel.in_(list(channels)))
+    return condition
+
+
+def claim(
+    session: Session, worker_id: str, now: datetime, limit: int, lease_seconds: float,
+    channels: Collection[str] | None = None,
+) -> list[OutboxMessage]:
+    """Take up to ``limit`` due rows for ``worker_id``, replies first, oldest first, and mark
+    them 'sending' until ``now + lease_seconds``. Commit soon after: on SQLite the claim
+    holds the database's write lock until then."""
+    if channels is not None and not channels:
+        return []
+    chosen = (
+        select(OutboxMessage.id)
+        .where(claimable(now, channels))
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .limit(limit)
+        # Rendered on PostgreSQL only; SQLite's BEGIN IMMEDIATE already makes us the one writer.
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+        .values(status="sending", claimed_by=worker_id, claimed_until=now + timedelta(seconds=lease_seconds))
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    rows = list(session.scalars(statement).all())
+    rows.sort(key=lambda row: (row.priority, row.id))
+    return rows
+
+
+def _finish(session: Session, message_id: int, worker_id: str, **values: Any) -> bool:
+    """Change a row this worker still holds. False when it does not (its lease ran out and
+    another sender took it): the other sender's result stands."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending", OutboxMessage.claimed_by == worker_id)
+        .values(claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def mark_sent(session: Session, message_id: int, worker_id: str, provider_message_id: str | None, now: datetime) -> bool:
+    return _finish(session, message_id, worker_id, status="sent", sent_at=now, provider_message_id=provider_message_id)
+
+
+def mark_failed(
+    session: Session, message_id: int, worker_id: str, error: str, now: datetime, retry_at: datetime | None = None,
+) -> bool:
+    """A failed attempt: with ``retry_at`` the row is queued again from then (one more
+    attempt counted), without it the row is failed for good."""
+    values: dict[str, Any] = {"error": error[:2000], "attempts": OutboxMessage.attempts + 1}
+    if retry_at is not None:
+        values.update(status="queued", available_at=retry_at)
+    else:
+        values.update(status="failed")
+    return _finish(session, message_id, worker_id, **values)
+
+
+def mark_skipped(session: Session, message_id: int, worker_id: str, reason: str, now: datetime) -> bool:
+    """Not sent on purpose (say, outside WhatsApp's 24-hour window with no template)."""
+    return _finish(session, message_id, worker_id, status="skipped", error=reason[:2000])
+
+
+def release(session: Session, message_id: int, worker_id: str, available_at: datetime) -> bool:
+    """Give a claimed row back untried (the provider asked us to slow down): queued again
+    from ``available_at``, no attempt counted."""
+    return _finish(session, message_id, worker_id, status="queued", available_at=available_at)
+
+
+def counts(session: Session, program_id: int) -> dict[str, int]:
+    """How many rows of the program are in each status (every status present, maybe 0)."""
+    result = dict.fromkeys(OUTBOX_STATUSES, 0)
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.program_id == program_id)
+        .group_by(OutboxMessage.status)
+    )
+    result.update({status: int(n) for status, n in rows})
+    return result
