@@ -7,6 +7,7 @@ processes. Unknown input always gets help, never silence.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -20,13 +21,28 @@ from bot.turn import BotSettings, Turn
 from rewards import catalog, ledger, members, redemption, referrals
 from rewards.codes import display
 from rewards.errors import InsufficientPoints, InvalidInput, LoyaltyError, Refused
+from rewards.events import Event
 from rewards.models import Program
 from rewards.programs import config_of
 
 MAX_TEXT = 1000  # longer input is cut: nobody types a novel to a loyalty bot
 
 
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The answer to one message: ``replies`` go back to the sender's address; ``others``
+    are events for other members, to be told on their own channels."""
+
+    replies: list[Reply]
+    others: list[Event]
+    member_id: int | None  # who the replies are for, once they are a member
+
+
 def handle(session: Session, message: IncomingMessage, now, settings: BotSettings | None = None) -> list[Reply]:  # type: ignore[no-untyped-def]
+    return respond(session, message, now, settings).replies
+
+
+def respond(session: Session, message: IncomingMessage, now, settings: BotSettings | None = None) -> Handled:  # type: ignore[no-untyped-def]
     program = session.get(Program, message.program_id)
     if program is None:
         raise InvalidInput(f"no program with id {message.program_id}")
@@ -41,7 +57,7 @@ def handle(session: Session, message: IncomingMessage, now, settings: BotSetting
     _remember_menu(turn)
     if turn.member is not None:
         turn.member.last_activity_at = now
-    return turn.replies
+    return Handled(turn.replies, turn.others, turn.identity.member_id)
 
 
 def _language(identity, message: IncomingMessage, intent: Intent, default: str) -> str:  # type: ignore[no-untyped-def]
@@ -216,6 +232,8 @@ def _join_answer(turn: Turn, intent: Intent, data: dict) -> bool:  # type: ignor
     for event in joined.events:
         if getattr(event, "member_id", None) == joined.member.id:
             turn.replies.append(render(event, turn.t, kind="reply"))
+        else:
+            turn.others.append(event)
     views.balance(turn, joined.member)
     return True
 

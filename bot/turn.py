@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.i18n import Translator
 from bot.messages import Button, IncomingMessage, Reply
 from rewards.config import ProgramConfig
+from rewards.events import Event
 from rewards.models import Identity, Member, Program
 
 
@@ -34,6 +35,9 @@ class Turn:
     t: Translator
     settings: BotSettings
     replies: list[Reply] = field(default_factory=list)
+    # Things that happened to other members in this turn (a referrer rewarded when their
+    # friend joins): the caller tells them on their own channel.
+    others: list[Event] = field(default_factory=list)
 
     @property
     def member(self) -> Member | None:

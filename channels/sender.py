@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.messages import Reply
 from bot.outbox_payload import from_payload
 from channels.ratelimit import TokenBucket
-from rewards import outbox
+from rewards import members, outbox
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class _Job:
     id: int
+    program_id: int
     channel: str
     address: str
     kind: str
@@ -156,7 +157,7 @@ class Sender:
             return 0
         with self.sessions.begin() as session:
             rows = outbox.claim(session, self.worker_id, self._clock(), self.batch_size, self.lease_seconds, channels)
-            jobs = [_Job(r.id, r.channel, r.address, r.kind, dict(r.payload), r.attempts) for r in rows]
+            jobs = [_Job(r.id, r.program_id, r.channel, r.address, r.kind, dict(r.payload), r.attempts) for r in rows]
         pending = list(jobs)
         while pending:
             if self._stop.is_set():
@@ -208,7 +209,12 @@ class Sender:
             log.warning("channel %s asked to wait %.1f s", job.channel, error.seconds)
             self._record(outbox.release, job.id, self.worker_id, self._clock() + timedelta(seconds=error.seconds))
         except PermanentFailure as error:
-            self._record(outbox.mark_failed, job.id, self.worker_id, error.reason, self._clock())
+            now = self._clock()
+            with self.sessions.begin() as session:
+                if outbox.mark_failed(session, job.id, self.worker_id, error.reason, now):
+                    # Never again to this address (bot blocked, number invalid) until they write.
+                    members.mark_unreachable(session, job.program_id, job.channel, job.address, error.reason, now)
+                    outbox.skip_queued(session, job.program_id, job.channel, job.address, f"unreachable: {error.reason}")
         except Skipped as error:
             self._record(outbox.mark_skipped, job.id, self.worker_id, error.reason, self._clock())
         except Exception as error:  # noqa: BLE001 - a provider's transient trouble: retried

@@ -7,6 +7,7 @@ member who has that number.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -39,7 +40,35 @@ def get_identity(session: Session, program_id: int, channel: str, address: str, 
         session.flush()
     else:
         identity.last_seen_at = now
+        # They wrote to us, so the address works again (they unblocked the bot, say).
+        identity.unreachable_at = None
+        identity.unreachable_reason = None
     return identity
+
+
+def notice_identity(session: Session, member: Member, channels: Collection[str]) -> Identity | None:
+    """Where to tell ``member`` something: the identity on one of ``channels`` they wrote
+    from most recently, leaving out addresses the provider said are unreachable."""
+    return session.scalars(
+        select(Identity)
+        .where(
+            Identity.member_id == member.id,
+            Identity.channel.in_(list(channels)),
+            Identity.unreachable_at.is_(None),
+        )
+        .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
+        .limit(1)
+    ).first()
+
+
+def mark_unreachable(session: Session, program_id: int, channel: str, address: str, reason: str, now: datetime) -> None:
+    """The provider said this address can never be reached: stop sending there."""
+    session.execute(
+        update(Identity)
+        .where(Identity.program_id == program_id, Identity.channel == channel, Identity.address == address)
+        .values(unreachable_at=now, unreachable_reason=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
 
 
 def by_phone(session: Session, program_id: int, phone: str) -> Member | None:

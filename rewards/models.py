@@ -182,8 +182,26 @@ class Identity(Base):
     flow_expires_at: Mapped[datetime | None]
     # The options of the last numbered menu shown, so "2" means something.
     menu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the provider said this address can never be reached (bot blocked, number
+    # invalid); nothing more is sent there until the customer writes again.
+    unreachable_at: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(500))
 
     member: Mapped[Member | None] = relationship()
+
+
+class InboundMessage(Base):
+    """A provider delivery already handled: the unique key makes a redelivered update or
+    MessageSid stop here, so a provider's retry has exactly one effect."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("program_id", "channel", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]
 
 
 class Purchase(Base):
@@ -314,6 +332,8 @@ class OutboxMessage(Base):
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_outbox_claim", "status", "available_at", "priority", "id"),
         Index("ix_outbox_program_status", "program_id", "status"),
+        Index("ix_outbox_provider_message", "channel", "provider_message_id"),
+        Index("ix_outbox_address", "program_id", "channel", "address", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -334,6 +354,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
+    # What the provider reported later (Twilio status callbacks): delivered, read, undelivered...
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    delivery_status_at: Mapped[datetime | None]
 
 
 # Append-only, in the database's own words: an UPDATE or DELETE of a ledger entry fails

@@ -184,3 +184,35 @@ def counts(session: Session, program_id: int) -> dict[str, int]:
     )
     result.update({status: int(n) for status, n in rows})
     return result
+
+
+def skip_queued(session: Session, program_id: int, channel: str, address: str, reason: str) -> int:
+    """Skip everything still queued for one address (it became unreachable). Returns how many."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.program_id == program_id, OutboxMessage.channel == channel,
+            OutboxMessage.address == address, OutboxMessage.status == "queued",
+        )
+        .values(status="skipped", error=reason[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def record_delivery_status(
+    session: Session, channel: str, provider_message_id: str, status: str, now: datetime, error: str | None = None,
+) -> bool:
+    """A provider's later word on a sent message (delivered, read, undelivered, failed).
+    False when no row of ``channel`` carries that provider id."""
+    values: dict[str, Any] = {"delivery_status": status[:20], "delivery_status_at": now}
+    if error:
+        values["error"] = error[:2000]
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.channel == channel, OutboxMessage.provider_message_id == provider_message_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+

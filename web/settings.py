@@ -13,14 +13,35 @@ class Settings:
     public_base_url: str | None
     program_file: str | None
     qr_dir: Path
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_sms_from: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = (env.get(name) or "").strip()
+            return value or None
+
         return cls(
-            database_url=env.get("DATABASE_URL") or f"sqlite:///{Path.cwd() / 'loyalty.db'}",
-            secret_key=env.get("SECRET_KEY"),
-            public_base_url=env.get("PUBLIC_BASE_URL"),
-            program_file=env.get("LOYALTY_PROGRAM_FILE"),
-            qr_dir=Path(env.get("LOYALTY_QR_DIR") or Path.cwd() / "loyalty-qr"),
+            database_url=get("DATABASE_URL") or f"sqlite:///{Path.cwd() / 'loyalty.db'}",
+            secret_key=get("SECRET_KEY"),
+            public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            program_file=get("LOYALTY_PROGRAM_FILE"),
+            qr_dir=Path(get("LOYALTY_QR_DIR") or Path.cwd() / "loyalty-qr"),
+            telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_sms_from=get("TWILIO_SMS_FROM"),
+            twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
+            twilio_api_base_url=get("TWILIO_API_BASE_URL"),
         )
