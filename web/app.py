@@ -12,12 +12,15 @@ from flask import Flask, current_app, jsonify
 from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.messages import IncomingMessage
+from bot.turn import BotSettings
+from channels.inbox import Received, receive
 from rewards.config import ProgramConfig, load_program_file
 from rewards.db import make_engine, session_factory
 from rewards.errors import LoyaltyError
 from rewards.models import Program
 from rewards.programs import config_of, get_program, sync_program
-from web import database
+from web import database, wiring
 from web.settings import Settings
 
 log = logging.getLogger("loyalty")
@@ -38,6 +41,10 @@ class Runtime:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = utcnow
     program_slug: str | None = None
+    # Called after a transaction that queued outbox rows has committed: wakes an in-process
+    # sender (``loyalty serve``) or notifies separate workers. Set where the sender is started.
+    wake_sender: Callable[[], None] = lambda: None
+    telegram_username: str | None = None  # the bot's @name, learnt from getMe, for invite links
     _ready: bool = field(default=False, repr=False)
     _program_loaded: bool = field(default=False, repr=False)
 
@@ -63,6 +70,33 @@ class Runtime:
                 else "the database is empty: run `loyalty db upgrade` first"
             )
         self._ready = True
+
+    @property
+    def enabled_channels(self) -> list[str]:
+        return wiring.enabled_channels(self.settings)
+
+    def receive(self, message: IncomingMessage) -> Received:
+        """One incoming chat message, handled and its replies queued in one transaction;
+        the sender is woken once it has committed."""
+        with self.transaction() as session:
+            received = receive(session, message, self.clock(), self.enabled_channels, self.bot_settings())
+        if received.queued:
+            self.wake_sender()
+        return received
+
+    def bot_settings(self) -> BotSettings:
+        """Invite links name only the channels that are on."""
+        on = set(self.enabled_channels)
+        s = self.settings
+
+        def number(value: str | None) -> str | None:
+            return value.removeprefix("whatsapp:") if value else None
+
+        return BotSettings(
+            telegram_bot_username=self.telegram_username if "telegram" in on else None,
+            whatsapp_number=number(s.twilio_whatsapp_from) if "whatsapp" in on else None,
+            sms_number=number(s.twilio_sms_from) if "sms" in on else None,
+        )
 
     def program(self, session: Session) -> tuple[Program, ProgramConfig]:
         """The program this process serves; LOYALTY_PROGRAM_FILE is (re)loaded on first use."""
