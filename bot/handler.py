@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot import views
 from bot.i18n import SUPPORTED, translator
 from bot.intents import Intent, match
-from bot.messages import Button, Image, IncomingMessage, Reply
+from bot.messages import SHARE_PHONE, Button, Image, IncomingMessage, Reply
 from bot.notices import render
 from bot.turn import BotSettings, Turn
 from rewards import catalog, ledger, members, redemption, referrals
@@ -72,14 +72,17 @@ def _language(identity, message: IncomingMessage, intent: Intent, default: str) 
 
 def _remember_menu(turn: Turn) -> None:
     last = turn.replies[-1] if turn.replies else None
-    if last is not None and last.buttons:
-        turn.identity.menu = {str(i): b.payload for i, b in enumerate(last.buttons, 1)}
+    if last is not None and last.choices:  # the share-phone button is no numbered option
+        turn.identity.menu = {str(i): b.payload for i, b in enumerate(last.choices, 1)}
     elif last is not None:
         turn.identity.menu = None
 
 
 def _dispatch(turn: Turn, intent: Intent) -> None:
     identity = turn.identity
+    if turn.message.payload == SHARE_PHONE:
+        _phone_shared(turn, turn.message.phone)
+        return
     if identity.flow and identity.flow_expires_at and identity.flow_expires_at <= turn.now:
         expired, identity.flow, identity.flow_data = identity.flow, None, None
         if intent.name in ("yes", "no") and expired != "join":
@@ -185,7 +188,9 @@ def _newcomer(turn: Turn, intent: Intent) -> None:
     if intent.name == "language" and intent.arg in SUPPORTED:
         turn.identity.language = intent.arg
         turn.t = translator(intent.arg)
-    _start_flow(turn, "join")
+    # A number shared before consenting is kept for the sign-up (Telegram has no sender number).
+    phone = turn.message.phone or (turn.identity.flow_data or {}).get("phone")
+    _start_flow(turn, "join", **({"phone": phone} if phone else {}))
     earning = turn.config.earning
     lines = [turn._("Welcome to {program} rewards!", program=turn.program.name)]
     lines.append(turn._("Earn {points} points per {unit} spent and swap them for rewards.",
@@ -194,7 +199,10 @@ def _newcomer(turn: Turn, intent: Intent) -> None:
     if earning.join_bonus:
         lines.append(turn._("Join now and get {points} points.", points=turn.points(earning.join_bonus)))
     lines.append(turn._("Join and receive occasional offers (say STOP PROMOTIONS anytime)? Reply YES or NO."))
-    turn.say(" ".join(lines), _yes_no(turn))
+    share = () if phone else views.share_phone_button(turn)
+    if share:
+        lines.append(turn._("Already a member on WhatsApp or SMS? Share your phone number to use the same account here."))
+    turn.say(" ".join(lines), _yes_no(turn) + share)
 
 
 def _refuse_referral(turn: Turn, attribution: referrals.Attribution) -> bool:
@@ -222,9 +230,14 @@ def _join_answer(turn: Turn, intent: Intent, data: dict) -> bool:  # type: ignor
     if intent.name != "yes":
         return False  # _newcomer asks again, and records a referral code if one came
     _end_flow(turn)
+    phone = turn.message.phone or data.get("phone")
+    if phone and members.link_phone(turn.session, turn.identity, phone) is not None:
+        # The shared number joined on another channel since: use that wallet.
+        _phone_shared(turn, phone)
+        return True
     joined = members.join(
         turn.session, turn.program, turn.config, turn.identity, turn.now,
-        phone=turn.message.phone, language=turn.language,
+        phone=phone, language=turn.language,
     )
     turn.say(turn._("You're in! Your member code is {code}.", code=joined.member.code))
     if joined.referral is not None:
@@ -236,6 +249,28 @@ def _join_answer(turn: Turn, intent: Intent, data: dict) -> bool:  # type: ignor
             turn.others.append(event)
     views.balance(turn, joined.member)
     return True
+
+
+def _phone_shared(turn: Turn, phone: str | None) -> None:
+    """The customer's own number, shared with the share-phone button. ``respond`` has
+    already linked a newcomer to the member who owns it, if there is one."""
+    member = turn.member
+    if phone is None:  # someone else's contact: only the customer's own number links
+        turn.say(turn._("Please share your own phone number, with the button."), views.share_phone_button(turn))
+        return
+    if member is None:
+        turn.say(turn._("No member has that number yet: join now and it will be linked to your new account."))
+        _newcomer(turn, Intent("start"))
+        return
+    _end_flow(turn)
+    if member.phone == phone:
+        turn.say(turn._("Linked: this chat now uses your rewards account (member {code}).", code=member.code))
+    elif member.phone is None and members.by_phone(turn.session, member.program_id, phone) is None:
+        member.phone = phone
+        turn.say(turn._("Saved your number: messages from it on WhatsApp or SMS use this same account."))
+    else:
+        turn.say(turn._("That number belongs to another account, so it cannot be linked here. Ask staff for help."))
+    views.balance(turn, member)
 
 
 # --- redeeming ------------------------------------------------------------------------

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 REPLY_KINDS = frozenset({"reply", "notice"})
 
+# A Button with this payload asks for the customer's own phone number, so their identity on
+# this channel can join the wallet that number has on WhatsApp/SMS. Telegram draws it as a
+# "share my contact" button; text channels leave it out (they know the number already).
+# The shared contact comes back as an IncomingMessage with this payload and ``phone`` set.
+SHARE_PHONE = "share-phone"
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
@@ -64,6 +70,11 @@ class Reply:
     image: Image | None = None
     kind: str = "reply"
     hint: str | None = None
+
+    @property
+    def choices(self) -> tuple[Button, ...]:
+        """The buttons a customer can also answer by number: all but the share-phone one."""
+        return tuple(button for button in self.buttons if button.payload != SHARE_PHONE)
 
     def __post_init__(self) -> None:
         if self.kind not in REPLY_KINDS:

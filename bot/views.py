@@ -6,7 +6,7 @@ Texts stay short so an SMS reply fits one segment where it can.
 from __future__ import annotations
 
 from bot.intents import suggestions
-from bot.messages import Button, Image
+from bot.messages import SHARE_PHONE, Button, Image
 from bot.turn import Turn, invite_links
 from rewards import catalog, ledger, referrals, tiers
 from rewards.models import Member
@@ -150,8 +150,19 @@ def card(turn: Turn, member: Member) -> None:
 
 
 def help_text(turn: Turn) -> None:
-    words = ", ".join(suggestions(turn.language))
-    turn.say(turn._("You can say: {words}.", words=words), main_buttons(turn))
+    text = turn._("You can say: {words}.", words=", ".join(suggestions(turn.language)))
+    share = share_phone_button(turn) if turn.member is not None and turn.member.phone is None else ()
+    if share:
+        text += " " + turn._("Share your phone number to use this account on WhatsApp and SMS too.")
+    turn.say(text, main_buttons(turn) + share)
+
+
+def share_phone_button(turn: Turn) -> tuple[Button, ...]:
+    """The share-phone button where the channel did not give us the number (Telegram); it
+    joins this chat to the customer's wallet on WhatsApp or SMS. Empty elsewhere."""
+    if turn.message.phone is not None:
+        return ()
+    return (Button(turn._("Share my phone number"), SHARE_PHONE),)
 
 
 def unknown(turn: Turn) -> None:

@@ -13,11 +13,12 @@ from bot.messages import Reply
 def render_text(reply: Reply, numbered: bool, hint: str | None = None) -> str:
     """The reply as text. With ``numbered`` its buttons become "1) Title" lines (the
     customer answers with the number) followed by ``hint``; without, the buttons are left to
-    the adapter. The image is left to the adapter either way."""
-    if not numbered or not reply.buttons:
+    the adapter. The image is left to the adapter either way. A share-phone button
+    (``SHARE_PHONE``) is never a numbered line: text cannot share a contact."""
+    if not numbered or not reply.choices:
         return reply.text
     lines = [reply.text] if reply.text else []
-    lines.extend(f"{i}) {button.title}" for i, button in enumerate(reply.buttons, 1))
+    lines.extend(f"{i}) {button.title}" for i, button in enumerate(reply.choices, 1))
     if hint:
         lines.append(hint)
     return "\n".join(lines)

@@ -46,9 +46,14 @@ class RetryAfter(Exception):  # noqa: N818 - the provider's own words (HTTP 429 
 
 
 class PermanentFailure(Exception):  # noqa: N818 - reads as what happened to the message
-    def __init__(self, reason: str) -> None:
+    """This message can never go. ``unreachable`` (the default) says the address is dead too
+    (bot blocked, number invalid); False when only this message was refused (too long, a bad
+    button), which must not silence the customer's later messages."""
+
+    def __init__(self, reason: str, unreachable: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.unreachable = unreachable
 
 
 class Skipped(Exception):  # noqa: N818 - reads as what happened to the message
@@ -60,12 +65,21 @@ class Skipped(Exception):  # noqa: N818 - reads as what happened to the message
 @dataclass(frozen=True, slots=True)
 class Limits:
     """A channel's allowed pace: ``rate`` messages a second overall (``burst`` at once) and
-    ``per_chat_rate`` to any one address. ``burst=1`` never exceeds the rate in any second."""
+    ``per_chat_rate`` to any one address, as the provider counts them.
+
+    The provider counts arrivals, and the time a request takes to arrive varies: two sends
+    paced exactly 1/rate apart can land closer. So the sender paces a ``headroom`` share
+    below each rate (1%: 10 ms of jitter allowed across a one-second window) and with
+    ``burst=1`` no second at the provider holds more than ``rate`` messages."""
 
     rate: float
     burst: int = 1
     per_chat_rate: float | None = None
     per_chat_burst: int = 1
+    headroom: float = 0.01
+
+    def paced(self, rate: float) -> float:
+        return rate * (1.0 - self.headroom)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +225,7 @@ class Sender:
         except PermanentFailure as error:
             now = self._clock()
             with self.sessions.begin() as session:
-                if outbox.mark_failed(session, job.id, self.worker_id, error.reason, now):
+                if outbox.mark_failed(session, job.id, self.worker_id, error.reason, now) and error.unreachable:
                     # Never again to this address (bot blocked, number invalid) until they write.
                     members.mark_unreachable(session, job.program_id, job.channel, job.address, error.reason, now)
                     outbox.skip_queued(session, job.program_id, job.channel, job.address, f"unreachable: {error.reason}")
@@ -248,13 +262,18 @@ class Sender:
         limits = self.limits.get(job.channel)
         if limits is None:
             return []
-        buckets = [self._channel_buckets.setdefault(job.channel, TokenBucket(limits.rate, limits.burst, self._monotonic))]
+        channel_bucket = self._channel_buckets.get(job.channel)
+        if channel_bucket is None:
+            channel_bucket = TokenBucket(limits.paced(limits.rate), limits.burst, self._monotonic)
+            self._channel_buckets[job.channel] = channel_bucket
+        buckets = [channel_bucket]
         if limits.per_chat_rate:
             key = (job.channel, job.address)
             bucket = self._chat_buckets.get(key)
             if bucket is None:
                 if len(self._chat_buckets) >= self.MAX_CHAT_BUCKETS:
                     self._chat_buckets = {k: b for k, b in self._chat_buckets.items() if not b.idle()}
-                bucket = self._chat_buckets[key] = TokenBucket(limits.per_chat_rate, limits.per_chat_burst, self._monotonic)
+                bucket = TokenBucket(limits.paced(limits.per_chat_rate), limits.per_chat_burst, self._monotonic)
+                self._chat_buckets[key] = bucket
             buckets.append(bucket)
         return buckets

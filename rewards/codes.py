@@ -15,7 +15,11 @@ _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 def random_code(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    # One draw of 5 bits a symbol, split into symbols: the same uniform choice as a
+    # secrets.choice per symbol, with one call to the system's random source instead of
+    # many (a coupon campaign issues 100,000 codes at once).
+    bits = secrets.randbits(5 * length)
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(length))
 
 
 def new_redemption_code() -> str:

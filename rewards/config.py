@@ -7,7 +7,8 @@ plain JSON for the programs table and back. Pure: no database, no clock, no envi
 must not import Flask, Telegram, Twilio, APScheduler, ``bot`` or ``channels``.
 
 Keys beyond SPEC section 3 (all optional): ``[program] slug``, ``[earning] survey_bonus``,
-``[[rewards]] per_member_limit``, ``valid_from``, ``valid_until``, ``description``.
+``[[rewards]] per_member_limit``, ``valid_from``, ``valid_until``, ``description``,
+``[whatsapp] notice_template_sid``, ``[promotions] conversion_days``.
 """
 from __future__ import annotations
 
@@ -92,7 +93,16 @@ class Referrals:
 
 @dataclass(frozen=True)
 class Promotions:
-    max_per_member_per_week: int
+    max_per_member_per_week: int  # campaign messages a member may get in any 7 days; 0: none
+    conversion_days: int = 7  # a purchase or redemption this soon after a campaign counts as converted
+
+
+@dataclass(frozen=True)
+class WhatsApp:
+    """``notice_template_sid``: an approved Twilio Content template ("HX" + 32 hex) whose
+    variable {{1}} carries the text, for messages outside WhatsApp's 24-hour window."""
+
+    notice_template_sid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class ProgramConfig:
     rewards: tuple[RewardRule, ...]
     referrals: Referrals
     promotions: Promotions
+    whatsapp: WhatsApp = WhatsApp()
 
     @property
     def default_language(self) -> str:
@@ -121,10 +132,11 @@ class ProgramConfig:
 
 # --- the whole file -------------------------------------------------------------------
 
-_TABLES = ("program", "earning", "expiry", "tier_rules", "referrals", "promotions")
+_TABLES = ("program", "earning", "expiry", "tier_rules", "referrals", "promotions", "whatsapp")
 _ARRAYS = ("tiers", "rewards")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _REWARD_ID = re.compile(r"^[a-z0-9][a-z0-9-_]*$")
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 
 
 def load_program_file(path: str | os.PathLike[str]) -> ProgramConfig:
@@ -203,11 +215,17 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
     r.finish()
 
     m = Table(source, "[promotions]", data.get("promotions", {}))
-    promotions = Promotions(m.integer("max_per_member_per_week", 2))
+    promotions = Promotions(m.integer("max_per_member_per_week", 2), m.integer("conversion_days", 7, minimum=1))
     m.finish()
 
+    wa = Table(source, "[whatsapp]", data.get("whatsapp", {}))
+    template = wa.string("notice_template_sid")
+    if template is not None and not _CONTENT_SID.match(template):
+        wa.fail("notice_template_sid", f'must be a Twilio Content SID, "HX" and 32 hex digits (got "{template}")')
+    wa.finish()
+
     return ProgramConfig(slug, name, currency, zone, languages, quiet, earning, expiry, tier_rules, tiers, rewards,
-                         referrals, promotions)
+                         referrals, promotions, WhatsApp(template))
 
 
 # --- [program] ------------------------------------------------------------------------
@@ -374,6 +392,8 @@ def from_settings(settings: dict[str, Any]) -> ProgramConfig:
             rewards=tuple(_build(RewardRule, r) for r in settings["rewards"]),
             referrals=_build(Referrals, settings["referrals"]),
             promotions=_build(Promotions, settings["promotions"]),
+            # absent in settings stored before the key existed
+            whatsapp=_build(WhatsApp, settings.get("whatsapp") or {}),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
         raise ConfigError(f"program settings: stored settings are incomplete or damaged ({error!r})") from None

@@ -1,9 +1,9 @@
 """Earning: purchases (idempotent on receipt), refunds that reverse them, and bonuses.
 
-Points for a purchase = amount x points_per_unit x tier multiplier, rounded by the
-program's rule, plus the flat per-visit points. With ``pending_days`` they become
-spendable only after the return window, so a refund inside it takes back points that
-were never spendable.
+Points for a purchase = amount x points_per_unit x tier multiplier x an active campaign
+multiplier (rewards/offers.py), rounded once by the program's rule, plus the flat per-visit
+points. With ``pending_days`` they become spendable only after the return window, so a
+refund inside it takes back points that were never spendable.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rewards import ledger, referrals, tiers
+from rewards import ledger, offers, referrals, tiers
 from rewards.config import ProgramConfig
 from rewards.errors import AlreadyDone, InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned, PointsReversed
@@ -57,8 +57,9 @@ def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-get_currency_precision(currency))
 
 
-def purchase_points(config: ProgramConfig, amount: Decimal, multiplier_permille: int) -> int:
-    raw = amount * config.earning.points_per_unit * Decimal(multiplier_permille) / 1000
+def purchase_points(config: ProgramConfig, amount: Decimal, multiplier_permille: int, offer_permille: int = 1000) -> int:
+    """Tier and campaign multipliers multiply; the product is rounded once, by the program's rule."""
+    raw = amount * config.earning.points_per_unit * Decimal(multiplier_permille) * Decimal(offer_permille) / 1_000_000
     return int(raw.quantize(Decimal(1), rounding=_ROUNDING[config.earning.rounding]))
 
 
@@ -107,7 +108,7 @@ def record_purchase(
         return _repeat(_purchase(session, program.id, receipt_id), member, amount, program.currency)  # type: ignore[arg-type]
 
     available_at = now + timedelta(days=config.earning.pending_days) if config.earning.pending_days else None
-    points = purchase_points(config, amount, tiers.multiplier(member))
+    points = purchase_points(config, amount, tiers.multiplier(member), offers.multiplier_permille(session, member, now))
     result = PurchaseResult(purchase, member, 0, True)
     for kind, value in (("purchase", points), ("visit", config.earning.per_visit)):
         if value > 0:

@@ -21,6 +21,7 @@ from rewards.codes import new_member_code, normalize
 from rewards.config import ProgramConfig
 from rewards.errors import InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned
+from rewards.localtime import zone_for_phone
 from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
 from rewards.phones import looks_like_phone, parse_phone
 
@@ -48,13 +49,15 @@ def get_identity(session: Session, program_id: int, channel: str, address: str, 
 
 def notice_identity(session: Session, member: Member, channels: Collection[str]) -> Identity | None:
     """Where to tell ``member`` something: the identity on one of ``channels`` they wrote
-    from most recently, leaving out addresses the provider said are unreachable."""
+    from most recently, leaving out addresses the provider said are unreachable and
+    addresses where the customer sent STOP."""
     return session.scalars(
         select(Identity)
         .where(
             Identity.member_id == member.id,
             Identity.channel.in_(list(channels)),
             Identity.unreachable_at.is_(None),
+            Identity.stopped_at.is_(None),
         )
         .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
         .limit(1)
@@ -69,6 +72,22 @@ def mark_unreachable(session: Session, program_id: int, channel: str, address: s
         .values(unreachable_at=now, unreachable_reason=reason[:500])
         .execution_options(synchronize_session=False)
     )
+
+
+def stop_messages(identity: Identity, now: datetime) -> bool:
+    """The customer sent STOP on this address. False when it was stopped already."""
+    if identity.stopped_at is not None:
+        return False
+    identity.stopped_at = now
+    return True
+
+
+def resume_messages(identity: Identity) -> bool:
+    """The customer sent START. False when the address was not stopped."""
+    if identity.stopped_at is None:
+        return False
+    identity.stopped_at = None
+    return True
 
 
 def by_phone(session: Session, program_id: int, phone: str) -> Member | None:
@@ -141,6 +160,7 @@ def join(
         last_activity_at=now,
         balance=0,
         marketing_consent=True,
+        timezone=zone_for_phone(phone, program.timezone) if phone else None,
     )
     try:
         with session.begin_nested():
@@ -256,6 +276,7 @@ def delete_member(session: Session, member: Member, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     member.phone = None
+    member.timezone = None
     member.name = None
     member.birthday = None
     member.marketing_consent = False

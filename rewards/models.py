@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -138,12 +139,18 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("program_id", "code"),
         UniqueConstraint("program_id", "phone"),
+        # A program's members in id order: a campaign's fan-out reads them a chunk at a time
+        # from a cursor (keyset pagination), and PostgreSQL's program_id index is not in id order.
+        Index("ix_members_program_keyset", "program_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     code: Mapped[str] = mapped_column(String(16))  # membership card and invite code
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164; None once deleted
+    # The member's time zone, derived from their phone at join (rewards/localtime.py), for
+    # quiet hours; kept so a campaign's fan-out need not parse 100,000 numbers. NULL: not known.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(10))
     birthday: Mapped[date | None] = mapped_column(Date)
@@ -186,6 +193,10 @@ class Identity(Base):
     # invalid); nothing more is sent there until the customer writes again.
     unreachable_at: Mapped[datetime | None]
     unreachable_reason: Mapped[str | None] = mapped_column(String(500))
+    # The customer sent a carrier STOP keyword here (WhatsApp, SMS): no notices or promotions
+    # go to this address until they send START. Unlike ``unreachable_at``, writing to us
+    # again does not clear it (channels/twilio_inbound.py says what else it changes).
+    stopped_at: Mapped[datetime | None]
 
     member: Mapped[Member | None] = relationship()
 
@@ -407,3 +418,105 @@ class CodeAttempt(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime]
+
+
+# --- campaigns (rewards/campaigns.py, rewards/fanout.py) --------------------------------
+
+CAMPAIGN_STATUSES = ("scheduled", "sending", "sent", "cancelled")
+OFFER_KINDS = ("none", "multiplier", "coupon")
+RECIPIENT_STATUSES = ("queued", "skipped")
+SKIP_REASONS = ("no_consent", "opted_out", "no_channel", "over_cap", "whatsapp_window")
+
+
+class Campaign(Base):
+    """A promotion: text, audience filters (rewards/audiences.py), an optional offer and a
+    schedule. ``next_run_at`` is when the next run is due (the send time, or the next cron
+    time in the program's zone); NULL once sent or cancelled."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(_in("status", CAMPAIGN_STATUSES), name="status_known"),
+        CheckConstraint(_in("offer_kind", OFFER_KINDS), name="offer_kind_known"),
+        CheckConstraint(
+            "offer_kind <> 'multiplier' OR (multiplier_permille > 1000 AND offer_starts_at IS NOT NULL"
+            " AND offer_ends_at > offer_starts_at)",
+            name="multiplier_complete",
+        ),
+        CheckConstraint("offer_kind <> 'coupon' OR reward_id IS NOT NULL", name="coupon_has_reward"),
+        CheckConstraint("send_at IS NOT NULL OR cron IS NOT NULL", name="has_schedule"),
+        Index("ix_campaigns_due", "status", "next_run_at"),
+        Index("ix_campaigns_offer", "program_id", "offer_kind", "offer_ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON)
+    offer_kind: Mapped[str] = mapped_column(String(12), default="none")
+    multiplier_permille: Mapped[int | None] = mapped_column(Integer)  # 2x -> 2000
+    offer_starts_at: Mapped[datetime | None]
+    offer_ends_at: Mapped[datetime | None]  # exclusive
+    reward_id: Mapped[int | None] = mapped_column(ForeignKey("rewards.id"))
+    send_at: Mapped[datetime | None]  # a one-time campaign's send time
+    cron: Mapped[str | None] = mapped_column(String(100))  # recurring, in the program's zone
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    next_run_at: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+    reward: Mapped[Reward | None] = relationship()
+
+
+class CampaignRun(Base):
+    """One sending of a campaign (one for a one-time campaign, one per cron time). Unique on
+    its scheduled time, so two clocks that start the same run share one row; ``cursor`` is
+    the last member id fanned out, so a fan-out stopped half-way resumes where it was."""
+
+    __tablename__ = "campaign_runs"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "scheduled_for"),
+        UniqueConstraint("id", "campaign_id", "program_id"),  # the target of the recipients' one foreign key
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    scheduled_for: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CampaignRecipient(Base):
+    """A member a run targeted: queued (its outbox row's dedupe key is
+    ``campaign:<campaign>:<run>:<member>``) or skipped with the reason. Counts per campaign
+    and the weekly cap are read from here."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "run_id", "member_id"),
+        CheckConstraint(_in("status", RECIPIENT_STATUSES), name="status_known"),
+        CheckConstraint(f"reason IS NULL OR {_in('reason', SKIP_REASONS)}", name="reason_known"),
+        CheckConstraint("(status = 'skipped') = (reason IS NOT NULL)", name="skipped_has_reason"),
+        # One foreign key for run, campaign and program: it also proves they agree, and the
+        # database checks one parent row per recipient instead of three (100,000 a campaign).
+        ForeignKeyConstraint(["run_id", "campaign_id", "program_id"],
+                             ["campaign_runs.id", "campaign_runs.campaign_id", "campaign_runs.program_id"]),
+        # The weekly cap: one member's queued campaign messages in the trailing week.
+        Index("ix_campaign_recipients_cap", "member_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    program_id: Mapped[int]
+    campaign_id: Mapped[int]
+    run_id: Mapped[int]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"))  # a coupon offer's code
+    created_at: Mapped[datetime]

@@ -30,10 +30,10 @@ def sync_program(session: Session, config: ProgramConfig, now: datetime) -> Prog
     program.timezone = config.timezone
     program.settings = to_settings(config)
     program.loaded_at = now
+    session.flush()  # a new program gets its id first: a new database reuses ids another one cached
     # A reload at the same instant (a fixed clock) must not be served the old rules.
     for key in [k for k in _config_cache if k[0] == program.id]:
         del _config_cache[key]
-    session.flush()
 
     tiers = {t.name: t for t in session.scalars(select(Tier).where(Tier.program_id == program.id))}
     for rule in config.tiers:

@@ -16,9 +16,11 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from channels.inbox import notify
 from rewards import apikeys, earning, ledger, members, redemption, tiers
 from rewards.config import ProgramConfig
 from rewards.errors import LoyaltyError
+from rewards.events import Event
 from rewards.models import ApiKey, Program
 from rewards.programs import config_of
 from web.app import SetupError, runtime
@@ -73,6 +75,12 @@ class Call:
     program: Program
     config: ProgramConfig
     now: datetime
+    queued: int = 0  # outbox rows written: the sender is woken once the transaction commits
+
+    def notify(self, events: list[Event]) -> None:
+        """Queue the member's chat messages for ``events`` (on the channel they last wrote
+        from), in this request's transaction."""
+        self.queued += notify(self.session, events, self.now, runtime().enabled_channels)
 
     @property
     def actor(self) -> str:
@@ -105,7 +113,11 @@ def endpoint(handler: Callable[..., Any]) -> Callable[..., Any]:
             program = session.get(Program, key.program_id)
             if program is None:  # pragma: no cover - the foreign key rules it out
                 raise ApiError(401, "unauthorized", "this API key has no program")
-            return handler(Call(session, key, program, config_of(program), now), **kwargs)
+            call = Call(session, key, program, config_of(program), now)
+            response = handler(call, **kwargs)
+        if call.queued:
+            rt.wake_sender()
+        return response
 
     return wrapper
 
@@ -158,7 +170,8 @@ def post_purchase(call: Call) -> Any:
     result = earning.record_purchase(
         call.session, call.program, call.config, member, amount, receipt_id, call.now, actor=call.actor
     )
-    # Outbox: when it exists, write the member's notices for result.events here (same transaction).
+    if result.created:
+        call.notify(result.events)  # "+125 points. Balance: 300." on the member's last channel
     return jsonify(
         receipt_id=result.purchase.receipt_id, member_code=result.member.code, points=result.points,
         balance=result.member.balance, created=result.created,
@@ -170,6 +183,7 @@ def post_purchase(call: Call) -> Any:
 def refund_purchase(call: Call, receipt_id: str) -> Any:
     result = earning.refund(call.session, call.program, call.config, _path_text(receipt_id, "receipt id"), call.now,
                             actor=call.actor)
+    call.notify(result.events)
     return jsonify(receipt_id=result.purchase.receipt_id, member_code=result.member.code,
                    points_reversed=result.points, balance=result.member.balance)
 
@@ -208,6 +222,8 @@ def openapi() -> Any:
 
 
 def init_app(app: Flask) -> None:
+    from web import campaign_api  # noqa: F401 - adds /campaigns to ``bp``; must come before it is registered
+
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
 

@@ -17,10 +17,11 @@ from bot.turn import BotSettings
 from channels.inbox import Received, receive
 from rewards.config import ProgramConfig, load_program_file
 from rewards.db import make_engine, session_factory
-from rewards.errors import LoyaltyError
+from rewards.errors import LoyaltyError, NotFound
 from rewards.models import Program
 from rewards.programs import config_of, get_program, sync_program
 from web import database, wiring
+from web.sender_runtime import notifier
 from web.settings import Settings
 
 log = logging.getLogger("loyalty")
@@ -46,6 +47,7 @@ class Runtime:
     wake_sender: Callable[[], None] = lambda: None
     telegram_username: str | None = None  # the bot's @name, learnt from getMe, for invite links
     _ready: bool = field(default=False, repr=False)
+    _program_id: int | None = field(default=None, repr=False)
     _program_loaded: bool = field(default=False, repr=False)
 
     @contextmanager
@@ -75,11 +77,12 @@ class Runtime:
     def enabled_channels(self) -> list[str]:
         return wiring.enabled_channels(self.settings)
 
-    def receive(self, message: IncomingMessage) -> Received:
+    def receive(self, message: IncomingMessage, via: Callable[..., Received] = receive) -> Received:
         """One incoming chat message, handled and its replies queued in one transaction;
-        the sender is woken once it has committed."""
+        the sender is woken once it has committed. ``via`` is ``channels.inbox.receive`` or
+        a channel's own front to it (Twilio's carrier keywords), with the same arguments."""
         with self.transaction() as session:
-            received = receive(session, message, self.clock(), self.enabled_channels, self.bot_settings())
+            received = via(session, message, self.clock(), self.enabled_channels, self.bot_settings())
         if received.queued:
             self.wake_sender()
         return received
@@ -97,6 +100,18 @@ class Runtime:
             whatsapp_number=number(s.twilio_whatsapp_from) if "whatsapp" in on else None,
             sms_number=number(s.twilio_sms_from) if "sms" in on else None,
         )
+
+    def program_id(self) -> int:
+        """The id of the program this process serves, looked up once (a webhook pays no
+        query for it). SetupError while none is loaded (a webhook answers 503: retried)."""
+        if self._program_id is None:
+            with self.transaction() as session:
+                try:
+                    program, _ = self.program(session)
+                except NotFound as error:
+                    raise SetupError(str(error)) from None
+                self._program_id = program.id
+        return self._program_id
 
     def program(self, session: Session) -> tuple[Program, ProgramConfig]:
         """The program this process serves; LOYALTY_PROGRAM_FILE is (re)loaded on first use."""
@@ -127,11 +142,22 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.config.update(overrides)
     engine = make_engine(settings.database_url)
-    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine))
+    # Waking other processes' senders (NOTIFY on PostgreSQL); `loyalty serve` adds its own.
+    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine), wake_sender=notifier(engine))
 
     from web import api  # here, not at the top: web.api imports this module
 
     api.init_app(app)
+    from web import chat_page
+
+    chat_page.init_app(app)
+    from web import telegram_webhook
+
+    telegram_webhook.init_app(app)
+    from web import media, twilio_webhooks
+
+    twilio_webhooks.init_app(app)
+    media.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -141,7 +167,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     def index() -> Any:
         return (
             "<!doctype html><title>Loyalty</title><h1>Loyalty bot is running</h1>"
-            "<p>Try it in a terminal: <code>loyalty chat --as +15550001111</code>.</p>"
+            "<p>Try it: <a href=\"/chat\">chat with the bot</a> in this browser, or in a terminal:"
+            " <code>loyalty chat --as +15550001111</code>.</p>"
         )
 
     return app

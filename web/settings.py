@@ -21,6 +21,10 @@ class Settings:
     twilio_sms_from: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
+    # The /chat page (anyone can act as any phone number there): LOYALTY_WEB_CHAT=off in production.
+    web_chat: bool = True
+    # LOYALTY_RATE_<CHANNEL>[_PER_CHAT] as given; checked and applied by web/sender_runtime.py.
+    sender_rates: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -44,4 +48,6 @@ class Settings:
             twilio_sms_from=get("TWILIO_SMS_FROM"),
             twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=get("TWILIO_API_BASE_URL"),
+            web_chat=(get("LOYALTY_WEB_CHAT") or "on").lower() not in ("off", "0", "false", "no"),
+            sender_rates=tuple(sorted((k, v.strip()) for k, v in env.items() if k.startswith("LOYALTY_RATE_"))),
         )

@@ -8,6 +8,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.notices import for_events
+from channels.inbox import notify
 from rewards import earning, ledger, members, redemption, tiers
 from rewards.earning import from_minor
 from rewards.events import Event
@@ -16,9 +17,18 @@ from web.app import runtime
 from web.cli import cli, command
 
 
-def _echo_events(session: Session, events: list[Event]) -> None:
+def _echo_events(session: Session, events: list[Event]) -> int:
+    """Show the member's messages and queue them for their chat (the channel they last wrote
+    from); returns how many were queued."""
+    rt = runtime()
     for member, reply in for_events(session, events):
         click.echo(f"  message to member {member.code}: {reply.text}")
+    if not events:
+        return 0
+    queued = notify(session, events, rt.clock(), rt.enabled_channels)
+    click.echo(f"  queued {queued} chat message(s), each on the channel its member last wrote from" if queued
+               else "  no chat message queued: the member has not written on a channel that is on")
+    return queued
 
 
 @command(cli, "purchase")
@@ -38,7 +48,9 @@ def purchase_command(customer: str, amount: str, receipt_id: str, staff: str) ->
             click.echo(f"receipt {receipt_id} was already recorded ({shown}, {result.points} points): nothing earned again")
             return
         click.echo(f"recorded {shown} for member {member.code}: +{result.points} points, balance {result.member.balance}")
-        _echo_events(session, result.events)
+        queued = _echo_events(session, result.events)
+    if queued:
+        rt.wake_sender()
 
 
 @command(cli, "refund")
@@ -54,7 +66,9 @@ def refund_command(receipt_id: str, staff: str) -> None:
             f"refunded receipt {receipt_id}: -{result.points} points for member {result.member.code},"
             f" balance {result.member.balance}"
         )
-        _echo_events(session, result.events)
+        queued = _echo_events(session, result.events)
+    if queued:
+        rt.wake_sender()
 
 
 @command(cli, "redeem")

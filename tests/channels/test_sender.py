@@ -226,7 +226,7 @@ def test_run_sends_when_woken_and_stops_when_asked(sessions: sessionmaker[Sessio
     assert not thread.is_alive()
 
 
-BURST = 200
+BURST = 1000  # the "burst of 1,000 queued messages"
 
 
 @both_databases
@@ -238,10 +238,10 @@ def test_a_killed_sender_loses_nothing_and_resends_at_most_the_one_in_flight(
                                      payload={"text": str(i)}, kind="campaign") for i in range(BURST)), T0)
     out = tmp_path / "sent.txt"
     command = [sys.executable, str(SCRIPT), *database_args(engine), str(out), "send",
-               "--delay", "0.005", "--lease", "1", "--batch", "10"]
+               "--delay", "0.001", "--lease", "1", "--batch", "10"]
     first = subprocess.Popen(command)
     deadline = time.monotonic() + 30
-    while not out.exists() or len(out.read_text().split()) < 40:
+    while not out.exists() or len(out.read_text().split()) < 100:
         assert first.poll() is None, "the sender ended before it could be killed"
         assert time.monotonic() < deadline, "the sender sent nothing"
         time.sleep(0.005)

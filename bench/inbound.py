@@ -1,0 +1,225 @@
+"""Inbound benchmark: a "balance" Telegram update through the real webhook under gunicorn,
+against a bare Flask route under the same gunicorn; and the time from the webhook's answer
+to the reply reaching the (fake) Telegram server.
+
+    python bench/inbound.py [--seconds 8] [--clients 8] [--workers 2] [--database-url URL]
+
+The production shape from the Procfile: ``gunicorn web.wsgi:app`` (``--workers``) answers
+webhooks, a ``loyalty worker`` process sends, the real python-telegram-bot client delivers
+to the fake Bot API server the tests use. SQLite in a temporary directory by default;
+``--database-url`` for PostgreSQL (a fresh schema, dropped afterwards).
+
+1. Throughput: ``--clients`` threads post as fast as they can for ``--seconds``, first to
+   ``GET /healthz`` (a bare route: jsonify), then to ``POST /webhooks/telegram`` (secret
+   checked, update parsed with PTB, deduplicated, the core answers "balance" for a member,
+   the reply written to the outbox, all in one transaction). Prints both rates and their
+   ratio (SPEC: the webhook costs at most 3x the bare route, so the goal is >= 0.33).
+2. Latency: one update at a time, the time from the webhook's 200 to the fake receiving
+   the sendMessage; p50 and p99 (goal: p99 under 100 ms).
+
+The clients run on the same machine and take CPU from the server, the same for both routes.
+Nothing asserts; it measures and prints.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "tests"):  # run as a script: the project and the test fakes
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from fakes.telegram_api import FakeTelegram, text_update  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from rewards.db import make_engine  # noqa: E402
+
+SECRET = "bench-secret"
+GOAL_RATIO = 0.33
+GOAL_P99_MS = 100.0
+MEMBERS = 200  # chats that have joined; the load cycles through them
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Client:
+    """One keep-alive-less HTTP client thread (gunicorn's sync workers close each connection)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        finally:
+            conn.close()
+
+
+def webhook_body(update_id: int, chat_id: int, words: str = "balance") -> bytes:
+    return json.dumps(text_update(update_id, chat_id, words)).encode()
+
+
+HEADERS = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+def hammer(port: int, seconds: float, clients: int, make_request) -> tuple[int, int, float]:  # type: ignore[no-untyped-def]
+    """(ok, failed, elapsed): ``clients`` threads calling ``make_request(client, i)``."""
+    ok = failed = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    counter = iter(range(10**12))
+
+    def run() -> None:
+        nonlocal ok, failed
+        client = Client(port)
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(counter)
+            status = make_request(client, i)
+            with lock:
+                if status == 200:
+                    ok += 1
+                else:
+                    failed += 1
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return ok, failed, time.monotonic() - began
+
+
+def wait_until_up(port: int, procs: list[subprocess.Popen], timeout: float = 30.0) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"{proc.args[0]} exited with {proc.returncode} on start")
+        try:
+            if Client(port).request("GET", "/healthz") == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not answer /healthz in time")
+
+
+def prepare_database(args: argparse.Namespace, workdir: Path) -> tuple[str, str | None]:
+    if args.database_url is None:
+        return f"sqlite:///{workdir / 'inbound.db'}", None
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(args.database_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    separator = "&" if "?" in args.database_url else "?"
+    return f"{args.database_url}{separator}options=-csearch_path%3D{schema}", schema
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long each throughput run lasts")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--samples", type=int, default=300, help="updates timed one at a time for latency")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite in a temporary directory)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as fake:
+        workdir = Path(tmp)
+        database_url, schema = prepare_database(args, workdir)
+        port = free_port()
+        env = {
+            **os.environ, "DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": fake.base_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "LOYALTY_QR_DIR": str(workdir / "qr"),
+            # Limits are not what is measured here: every chat gets its answer at once.
+            "LOYALTY_RATE_TELEGRAM": "100000", "LOYALTY_RATE_TELEGRAM_PER_CHAT": "100000",
+        }
+        loyalty = [str(Path(sys.executable).with_name("loyalty"))]
+        for step in (["db", "upgrade"], ["demo"]):
+            subprocess.run([*loyalty, *step], env=env, cwd=ROOT, check=True, capture_output=True)
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+                              f"127.0.0.1:{port}", "--log-level", "warning", "web.wsgi:app"], env=env, cwd=ROOT),
+            subprocess.Popen([*loyalty, "worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
+        ]
+        try:
+            wait_until_up(port, procs)
+            print(f"database: {database_url.split(':')[0]}; gunicorn --workers {args.workers} + loyalty worker; "
+                  f"{args.clients} client threads on the same machine")
+            setup = Client(port)
+            update_ids = iter(range(1, 10**9))
+            for chat in range(MEMBERS):  # members, so "balance" is the member's answer, not a sign-up
+                for words in ("hi", "yes"):
+                    assert setup.request("POST", "/webhooks/telegram", webhook_body(next(update_ids), 10_000 + chat, words),
+                                         HEADERS) == 200
+            assert fake.wait_for(lambda f: len(f.sent()) >= 2 * MEMBERS, timeout=60), "the sign-up replies never arrived"
+
+            ok, failed, elapsed = hammer(port, args.seconds, args.clients, lambda c, i: c.request("GET", "/healthz"))
+            bare = ok / elapsed
+            print(f"bare route  GET /healthz:            {bare:8,.0f} requests/s ({failed} failed)")
+            first_id = 10**6
+
+            def post(c: Client, i: int) -> int:
+                return c.request("POST", "/webhooks/telegram", webhook_body(first_id + i, 10_000 + i % MEMBERS), HEADERS)
+
+            ok, failed, elapsed = hammer(port, args.seconds, args.clients, post)
+            hook = ok / elapsed
+            print(f"webhook     POST /webhooks/telegram: {hook:8,.0f} requests/s ({failed} failed)")
+            print(f"ratio webhook / bare route: {hook / bare:.2f} (goal >= {GOAL_RATIO})")
+            fake.wait_for(lambda f: False, timeout=2.0)  # let the worker drain before timing one at a time
+
+            latencies = []
+            for n in range(args.samples):
+                chat = 20_000 + n  # a fresh chat each time: its answer is the newcomer's welcome
+                before = len(fake.sent(chat_id=chat))
+                assert setup.request("POST", "/webhooks/telegram", webhook_body(10**8 + n, chat, "hi"), HEADERS) == 200
+                answered = time.monotonic()
+                if not fake.wait_for(lambda f, c=chat, b=before: len(f.sent(chat_id=c)) > b, timeout=5.0):
+                    raise SystemExit(f"no reply reached the fake for sample {n}")
+                latencies.append((fake.sent(chat_id=chat)[before].at - answered) * 1000)
+            latencies.sort()
+            p50 = statistics.median(latencies)
+            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+            print(f"webhook answer -> reply at the provider, {len(latencies)} samples: p50 {p50:.1f} ms, "
+                  f"p99 {p99:.1f} ms (goal p99 < {GOAL_P99_MS:g} ms)")
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if schema:
+                admin = make_engine(args.database_url)
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

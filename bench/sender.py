@@ -1,0 +1,137 @@
+"""Sender benchmark: messages per second through the real outbox sender and the real
+python-telegram-bot client, against the fake Bot API server the tests use.
+
+    python bench/sender.py [--messages N] [--rate 30] [--seconds 10] [--database-url URL]
+
+Two runs over queued campaign messages to distinct chats:
+1. no limit: how fast the sender goes when nothing holds it back (claim, render, HTTP call
+   to the fake, record the result);
+2. a channel limit of ``--rate`` messages a second (SPEC: Telegram about 30/s): the rate
+   reached, as a share of the limit (goal: at least 98%), and the most messages the fake
+   received in any one second, sliding over every arrival (goal: never above the limit).
+
+Nothing asserts; it measures and prints. SQLite in a temporary directory by default
+(opened with ``rewards.db.make_engine`` as the app does); ``--database-url`` for PostgreSQL
+(a fresh schema, dropped afterwards).
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "tests"):  # run as a script: the project and the test fakes
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from fakes.telegram_api import FakeTelegram  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from channels.sender import Limits, Sender  # noqa: E402
+from channels.telegram import TelegramAdapter  # noqa: E402
+from rewards import outbox  # noqa: E402
+from rewards.config import DEMO_PROGRAM_PATH, load_program_file  # noqa: E402
+from rewards.db import make_engine, session_factory  # noqa: E402
+from rewards.models import Base  # noqa: E402
+from rewards.programs import sync_program  # noqa: E402
+
+GOAL_SHARE = 0.98
+
+
+def open_database(url: str | None, workdir: Path):  # type: ignore[no-untyped-def]
+    if url is None:
+        return make_engine(f"sqlite:///{workdir / 'sender.db'}"), None
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    separator = "&" if "?" in url else "?"
+    return make_engine(f"{url}{separator}options=-csearch_path%3D{schema}"), schema
+
+
+def queue(sessions, program_id: int, n: int, run: str) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        outbox.enqueue_many(session, (
+            dict(program_id=program_id, channel="telegram", address=str(100_000 + i),
+                 payload={"text": f"Double points this weekend! ({run} {i})"}, kind="campaign",
+                 dedupe_key=f"bench:{run}:{i}")
+            for i in range(n)
+        ), now)
+
+
+def drain(sender: Sender, fake: FakeTelegram, n: int) -> tuple[float, list[float]]:
+    """Run the sender until the fake has ``n`` messages; (seconds, arrival times)."""
+    stop = threading.Event()
+    start = len(fake.sent())
+    began = time.monotonic()
+    thread = threading.Thread(target=sender.run, args=(stop,), daemon=True)
+    thread.start()
+    while len(fake.sent()) - start < n:
+        if not thread.is_alive():
+            raise SystemExit("the sender stopped before delivering everything")
+        time.sleep(0.01)
+    elapsed = time.monotonic() - began
+    stop.set()
+    thread.join(30)
+    arrivals = sorted(call.at for call in fake.sent()[start:])
+    return elapsed, arrivals
+
+
+def max_in_any_second(arrivals: list[float]) -> int:
+    """The most arrivals inside any window [t, t + 1 s), t at each arrival."""
+    return max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000, help="messages for the no-limit run")
+    parser.add_argument("--rate", type=float, default=30.0, help="the channel limit, messages a second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the limited run lasts")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite in a temporary directory)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as fake:
+        engine, schema = open_database(args.database_url, Path(tmp))
+        Base.metadata.create_all(engine)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            program_id = sync_program(session, load_program_file(DEMO_PROGRAM_PATH), datetime.now(UTC)).id
+        adapter = TelegramAdapter(fake.token, fake.base_url)
+        print(f"database: {engine.dialect.name}; provider: fake Bot API at {fake.base_url} through python-telegram-bot")
+        try:
+            queue(sessions, program_id, args.messages, "free")
+            sender = Sender(sessions, {"telegram": adapter}, batch_size=50)
+            elapsed, _ = drain(sender, fake, args.messages)
+            print(f"no limit:   {args.messages} messages in {elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s")
+
+            n = int(args.rate * args.seconds)
+            queue(sessions, program_id, n, "limited")
+            limited = Sender(sessions, {"telegram": adapter}, limits={"telegram": Limits(rate=args.rate)}, batch_size=50)
+            elapsed, arrivals = drain(limited, fake, n)
+            # The rate between the first and the last arrival: n - 1 intervals.
+            achieved = (n - 1) / (arrivals[-1] - arrivals[0])
+            peak = max_in_any_second(arrivals)
+            print(f"limit {args.rate:g}/s: {n} messages in {elapsed:.2f} s; achieved {achieved:.2f}/s = "
+                  f"{achieved / args.rate:.1%} of the limit (goal >= {GOAL_SHARE:.0%}); "
+                  f"most in any one second: {peak} (goal <= {args.rate:g})")
+        finally:
+            adapter.close()
+            engine.dispose()
+            if schema:
+                admin = make_engine(args.database_url)
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

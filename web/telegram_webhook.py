@@ -1,0 +1,136 @@
+"""``POST /webhooks/telegram``: Telegram's webhook, checked, read and handed to the core.
+
+The order matters: a channel that is off is 404; a wrong or missing secret token is 403
+before the body is even read; then a body over MAX_CONTENT_LENGTH is 413, one that is not
+an update is 400, an update the bot does not answer is 200 and ignored. Only then does the
+update take the one road in (``Runtime.receive``: dedupe, core, outbox in one transaction).
+Bad input never reaches the database and never makes a 500. Logs name the update and the
+chat, never the token, the secret or a whole phone number.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from channels import telegram
+from rewards.errors import LoyaltyError
+from rewards.phones import mask
+from web.app import Runtime, SetupError, runtime
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+USERNAME_RETRY_SECONDS = 60.0
+
+bp = Blueprint("telegram_webhook", __name__)
+log = logging.getLogger("loyalty.telegram")
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+@bp.post("/webhooks/telegram")
+def telegram_webhook() -> Any:
+    rt = runtime()
+    settings = rt.settings
+    if not settings.telegram_bot_token or not settings.telegram_webhook_secret:
+        # Without a secret anyone could post updates: the webhook is only served with one.
+        return _plain(404, "the Telegram webhook is off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)")
+    given = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), settings.telegram_webhook_secret.encode()):
+        log.warning("telegram webhook: %s secret token from %s: refused (403)",
+                    "wrong" if given else "missing", request.remote_addr)
+        return _plain(403, "forbidden")
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        log.warning("telegram webhook: body of %s bytes is over the limit: refused (413)", request.content_length)
+        raise
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        log.warning("telegram webhook: body is not JSON (%d bytes): refused (400)", len(raw))
+        return _plain(400, "the body is not JSON")
+    state = _state(current_app)
+    try:
+        program_id = rt.program_id()
+        parsed = telegram.parse(data, program_id)
+    except telegram.MalformedUpdate as error:
+        log.warning("telegram webhook: %s: refused (400)", error)
+        return _plain(400, str(error))
+    except SetupError as error:
+        log.error("telegram webhook: not ready: %s (503, Telegram will retry)", error)
+        return _plain(503, "not ready")
+    if parsed is None:
+        log.info("telegram update %s: a kind the bot does not answer; ignored", data.get("update_id"))
+        return _plain(200, "ignored")
+    state.learn_username(rt)
+    message = parsed.message
+    try:
+        received = rt.receive(message)
+    except (SetupError, OperationalError, IntegrityError) as error:
+        # The database was busy or a twin delivery raced this one: Telegram retries a 5xx,
+        # and the retry finds the delivery recorded (one effect) or does the work.
+        log.warning("telegram update %s: %s; answered 503 so Telegram retries", message.provider_message_id,
+                    type(error).__name__)
+        return _plain(503, "try again")
+    except LoyaltyError as error:
+        log.error("telegram update %s from chat %s could not be handled: %s", message.provider_message_id,
+                  message.address, error)
+        return _plain(200, "not handled")
+    log.info("telegram update %s from chat %s%s: %s", message.provider_message_id, message.address,
+             f" (shared phone {mask(message.phone)})" if message.phone else "",
+             "duplicate, ignored" if received.duplicate else f"{received.queued} message(s) queued")
+    if parsed.callback_query_id:
+        # Answered inside the webhook response: the button stops spinning, no extra request.
+        return jsonify(method="answerCallbackQuery", callback_query_id=parsed.callback_query_id)
+    return _plain(200, "ok")
+
+
+@dataclass
+class _State:
+    """Per app: the adapter that learns the bot's @name for invite links."""
+
+    adapter: telegram.TelegramAdapter | None = None
+    _next_try: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def learn_username(self, rt: Runtime) -> None:
+        """Ask getMe once per process (again a minute later if Telegram was unreachable)."""
+        if rt.telegram_username or time.monotonic() < self._next_try or not rt.settings.telegram_bot_token:
+            return
+        with self._lock:
+            if rt.telegram_username or time.monotonic() < self._next_try:
+                return
+            self._next_try = time.monotonic() + USERNAME_RETRY_SECONDS
+            if self.adapter is None:
+                self.adapter = telegram.TelegramAdapter(
+                    rt.settings.telegram_bot_token, rt.settings.telegram_api_base_url, timeout=3.0, pool_size=1)
+            try:
+                rt.telegram_username = self.adapter.username() or None
+            except telegram.TelegramUnavailable as error:
+                log.warning("telegram: could not learn the bot's name for invite links (%s); trying again later", error)
+
+
+def _state(app: Flask) -> _State:
+    return app.extensions.setdefault("telegram_webhook", _State())  # type: ignore[no-any-return]
+
+
+def learn_username(app: Flask) -> str | None:
+    """The bot's @name, asked of Telegram once per process and kept on the runtime (so invite
+    links name it); None while Telegram cannot be reached. For ``loyalty serve`` and friends."""
+    rt: Runtime = app.extensions["loyalty"]
+    _state(app).learn_username(rt)
+    return rt.telegram_username
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
