@@ -1,8 +1,8 @@
 """``handle``: one incoming message in, the replies out. Never sends, never commits.
 
-Multi-step flows (join consent, redeem confirm, birthday, delete) keep their state on the
-channel identity, with an expiry, so a conversation survives restarts and several
-processes. Unknown input always gets help, never silence.
+Multi-step flows (join consent, redeem confirm, birthday, delete, the survey's 0-10) keep
+their state on the channel identity, with an expiry, so a conversation survives restarts
+and several processes. Unknown input always gets help, never silence.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import views
+from bot import staff, survey, views
 from bot.i18n import SUPPORTED, translator
 from bot.intents import Intent, match
 from bot.messages import SHARE_PHONE, Button, Image, IncomingMessage, Reply
@@ -88,6 +88,8 @@ def _dispatch(turn: Turn, intent: Intent) -> None:
         if intent.name in ("yes", "no") and expired != "join":
             turn.say(turn._("That request timed out. Nothing was changed."), views.main_buttons(turn))
             return
+    if staff.handles(turn, intent):  # allow-listed staff only; False for everyone else
+        return
     if identity.flow and _continue_flow(turn, intent):
         return
     if turn.member is None:
@@ -155,6 +157,8 @@ def _continue_flow(turn: Turn, intent: Intent) -> bool:
     flow, data = turn.identity.flow, turn.identity.flow_data or {}
     if flow == "join":
         return _join_answer(turn, intent, data)
+    if flow == "survey":
+        return survey.answer(turn, data)
     if flow == "birthday" and intent.name in ("unknown", "birthday") and turn.member is not None:
         _end_flow(turn)
         _birthday(turn, intent.arg if intent.name == "birthday" else turn.message.text)

@@ -6,7 +6,18 @@ from sqlalchemy.orm import Session
 
 from bot.i18n import Translator, translator
 from bot.messages import Reply
-from rewards.events import Event, PointsEarned, PointsReversed, ReferralQualified, TierChanged
+from rewards.events import (
+    Birthday,
+    Event,
+    PointsEarned,
+    PointsExpired,
+    PointsExpiring,
+    PointsReversed,
+    ReferralQualified,
+    SurveyQuestion,
+    TierChanged,
+    WinBack,
+)
 from rewards.models import Member
 
 
@@ -27,6 +38,28 @@ def text(event: Event, t: Translator) -> str:
         if event.friend_side:
             return t.gettext("Welcome gift from your friend's invite: {points} points.", points=n(event.points))
         return t.gettext("Your friend made their first purchase: you earned {points} points.", points=n(event.points))
+    return _automation_text(event, t)
+
+
+def _automation_text(event: Event, t: Translator) -> str:
+    """What the clock's jobs tell members (scheduler/jobs.py)."""
+    n = t.format_number
+    if isinstance(event, PointsExpired):
+        return t.gettext("{points} points expired. Balance: {balance}.", points=n(event.points), balance=n(event.balance))
+    if isinstance(event, PointsExpiring):
+        return t.gettext("{points} of your points expire in the next {days} days, starting {date}. Say REWARDS to use them.",
+                         points=n(event.points), days=n(event.within_days),
+                         date=t.format_date(event.expires_on, format="d MMMM"))
+    if isinstance(event, Birthday):
+        if event.points:
+            return t.gettext("Happy birthday! Here are {points} points from us. Balance: {balance}.",
+                             points=n(event.points), balance=n(event.balance))
+        return t.gettext("Happy birthday from all of us!")
+    if isinstance(event, WinBack):
+        return t.gettext("We miss you! It has been {days} days since your last visit. Come and see us soon.",
+                         days=n(event.days))
+    if isinstance(event, SurveyQuestion):
+        return t.gettext("Thanks for your visit! How likely are you to recommend us to a friend? Reply 0-10.")
     raise TypeError(f"no message for {event!r}")
 
 

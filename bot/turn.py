@@ -16,12 +16,14 @@ from rewards.models import Identity, Member, Program
 
 @dataclass(frozen=True)
 class BotSettings:
-    """What the composition root knows about the channels, for invite links."""
+    """What the composition root knows about the channels: invite links, staff broadcasts."""
 
     telegram_bot_username: str | None = None
     whatsapp_number: str | None = None  # E.164
     sms_number: str | None = None  # E.164
     flow_timeout_minutes: int = 10
+    # The channels that are on, so a staff broadcast's preview counts who it would reach.
+    channels: tuple[str, ...] = ()
 
 
 @dataclass

@@ -8,7 +8,7 @@ must not import Flask, Telegram, Twilio, APScheduler, ``bot`` or ``channels``.
 
 Keys beyond SPEC section 3 (all optional): ``[program] slug``, ``[earning] survey_bonus``,
 ``[[rewards]] per_member_limit``, ``valid_from``, ``valid_until``, ``description``,
-``[whatsapp] notice_template_sid``, ``[promotions] conversion_days``.
+``[whatsapp] notice_template_sid``, ``[promotions] conversion_days``, ``[automations]``, ``[staff]``.
 """
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
+from rewards.config_automations import Automations, parse_automations
 from rewards.config_fields import MISSING, Table, describe, suggestion
+from rewards.config_staff import Staff, parse_staff, staff_from_settings
 from rewards.errors import ConfigError
 
 SUPPORTED_LANGUAGES = ("en", "es")
@@ -121,6 +123,8 @@ class ProgramConfig:
     referrals: Referrals
     promotions: Promotions
     whatsapp: WhatsApp = WhatsApp()
+    automations: Automations = Automations()
+    staff: Staff = Staff()  # who may use staff commands in chat
 
     @property
     def default_language(self) -> str:
@@ -132,7 +136,8 @@ class ProgramConfig:
 
 # --- the whole file -------------------------------------------------------------------
 
-_TABLES = ("program", "earning", "expiry", "tier_rules", "referrals", "promotions", "whatsapp")
+_TABLES = ("program", "earning", "expiry", "tier_rules", "referrals", "promotions", "whatsapp", "automations",
+           "staff")
 _ARRAYS = ("tiers", "rewards")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _REWARD_ID = re.compile(r"^[a-z0-9][a-z0-9-_]*$")
@@ -225,7 +230,8 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
     wa.finish()
 
     return ProgramConfig(slug, name, currency, zone, languages, quiet, earning, expiry, tier_rules, tiers, rewards,
-                         referrals, promotions, WhatsApp(template))
+                         referrals, promotions, WhatsApp(template), parse_automations(source, data.get("automations", {})),
+                         parse_staff(source, data.get("staff", {})))
 
 
 # --- [program] ------------------------------------------------------------------------
@@ -394,6 +400,8 @@ def from_settings(settings: dict[str, Any]) -> ProgramConfig:
             promotions=_build(Promotions, settings["promotions"]),
             # absent in settings stored before the key existed
             whatsapp=_build(WhatsApp, settings.get("whatsapp") or {}),
+            automations=_build(Automations, settings.get("automations") or {}),
+            staff=staff_from_settings(settings.get("staff")),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
         raise ConfigError(f"program settings: stored settings are incomplete or damaged ({error!r})") from None

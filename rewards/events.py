@@ -6,6 +6,7 @@ member's language, and the composition root decides where they go.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -39,4 +40,41 @@ class ReferralQualified:
     friend_side: bool  # True for the referee's message
 
 
-Event = PointsEarned | PointsReversed | TierChanged | ReferralQualified
+# --- told by the clock's automations (scheduler/jobs.py) -----------------------------
+
+
+@dataclass(frozen=True)
+class PointsExpired:
+    member_id: int
+    points: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class PointsExpiring:
+    member_id: int
+    points: int  # expiring within ``within_days``
+    expires_on: date  # the first of them, in the program's time zone
+    within_days: int
+
+
+@dataclass(frozen=True)
+class Birthday:
+    member_id: int
+    points: int  # 0: a greeting without a bonus
+    balance: int
+
+
+@dataclass(frozen=True)
+class WinBack:
+    member_id: int
+    days: int  # days since their last visit or chat
+
+
+@dataclass(frozen=True)
+class SurveyQuestion:
+    member_id: int
+
+
+Event = (PointsEarned | PointsReversed | TierChanged | ReferralQualified | PointsExpired | PointsExpiring | Birthday
+         | WinBack | SurveyQuestion)

@@ -169,23 +169,61 @@ def expire_points(session: Session, program_id: int, after_days: int, now: datet
     if after_days <= 0:
         return []
     cutoff = now - timedelta(days=after_days)
+    expired = (expire_member(session, member_id, cutoff, now) for member_id in expirable_members(session, program_id, cutoff))
+    return [e for e in expired if e is not None]
+
+
+def expirable_members(session: Session, program_id: int, cutoff: datetime, after_member_id: int = 0,
+                      limit: int | None = None) -> list[int]:
+    """Ids of members with points earned at or before ``cutoff`` still unspent, in id order
+    from ``after_member_id`` (the clock reads them a chunk at a time)."""
     due = _expirable_columns(cutoff)
-    rows = session.execute(
-        select(LedgerEntry.member_id, due)
-        .where(LedgerEntry.program_id == program_id)
+    return list(session.scalars(
+        select(LedgerEntry.member_id)
+        .where(LedgerEntry.program_id == program_id, LedgerEntry.member_id > after_member_id)
         .group_by(LedgerEntry.member_id)
         .having(due > 0)
-    ).all()
-    expired: list[Expired] = []
-    for member_id, _ in rows:
-        member = lock_member(session, member_id)
-        points = min(expirable(session, member_id, cutoff), member.balance)
-        if points <= 0:
-            continue
-        key = f"expire:{member_id}:{cutoff:%Y%m%dT%H%M%S}"
-        if post(session, member, -points, "expire", key, f"points earned before {cutoff:%Y-%m-%d} expired", now):
-            expired.append(Expired(member_id, points))
-    return expired
+        .order_by(LedgerEntry.member_id)
+        .limit(limit)
+    ))
+
+
+def expire_member(session: Session, member_id: int, cutoff: datetime, now: datetime) -> Expired | None:
+    """Expire one member's points earned at or before ``cutoff``. The amount is worked out
+    under the member's lock, so two runs at once expire it once."""
+    member = lock_member(session, member_id)
+    points = min(expirable(session, member_id, cutoff), member.balance)
+    if points <= 0:
+        return None
+    key = f"expire:{member_id}:{cutoff:%Y%m%dT%H%M%S}"
+    if post(session, member, -points, "expire", key, f"points earned before {cutoff:%Y-%m-%d} expired", now):
+        return Expired(member_id, points)
+    return None
+
+
+def oldest_open_lot(session: Session, member_id: int, cutoff: datetime) -> datetime | None:
+    """When the oldest points not yet spent, expired or reversed were earned, if at or
+    before ``cutoff``: debits take the oldest lots first, so walk the lots in order."""
+    consumed = -int(session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.member_id == member_id,
+            or_(LedgerEntry.kind.in_(_CONSUMING), and_(LedgerEntry.kind == "adjust", LedgerEntry.amount < 0)),
+        )
+    ) or 0)
+    lots = session.execute(
+        select(LedgerEntry.lot_at, func.sum(LedgerEntry.amount))
+        .where(
+            LedgerEntry.member_id == member_id, LedgerEntry.lot_at <= cutoff,
+            or_(LedgerEntry.kind.not_in(_CONSUMING + ("adjust",)), and_(LedgerEntry.kind == "adjust", LedgerEntry.amount > 0)),
+        )
+        .group_by(LedgerEntry.lot_at)
+        .order_by(LedgerEntry.lot_at)
+    )
+    for lot_at, amount in lots:
+        if int(amount) > consumed:
+            return lot_at  # type: ignore[no-any-return]
+        consumed -= int(amount)
+    return None
 
 
 def expiring_within(session: Session, member_id: int, after_days: int, now: datetime, days: int) -> int:

@@ -220,6 +220,8 @@ class Purchase(Base):
     __table_args__ = (
         UniqueConstraint("program_id", "receipt_id"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        # The clock's survey job reads the purchases of the last day (migration 0011).
+        Index("ix_purchases_program_created", "program_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -520,3 +522,29 @@ class CampaignRecipient(Base):
     channel: Mapped[str | None] = mapped_column(String(20))
     code_id: Mapped[int | None] = mapped_column(ForeignKey("codes.id"))  # a coupon offer's code
     created_at: Mapped[datetime]
+
+
+# --- automations (rewards/surveys.py, scheduler/) ----------------------------------------
+
+
+class Survey(Base):
+    """The 0-10 question asked after a purchase (one per purchase, at most one per member
+    in ``[automations] survey_every_days``) and its answer, written once."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        UniqueConstraint("program_id", "purchase_id"),
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 10)", name="score_range"),
+        CheckConstraint("(score IS NULL) = (answered_at IS NULL)", name="answered_has_score"),
+        # "asked this member lately?" and NPS over a period
+        Index("ix_surveys_member_asked", "member_id", "asked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"))
+    channel: Mapped[str] = mapped_column(String(20))  # where it was asked
+    asked_at: Mapped[datetime]
+    score: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None]

@@ -130,10 +130,12 @@ def use(session: Session, program_id: int, text: str, now: datetime, actor: str)
     return CodeCheck(result.code, None, f"{result.code.reward.name}: accepted")
 
 
-def expire_codes(session: Session, program_id: int, now: datetime) -> list[Code]:
-    """Expire unused codes past their date and give their points back. Safe to run twice."""
+def expire_codes(session: Session, program_id: int, now: datetime, limit: int | None = None) -> list[Code]:
+    """Expire unused codes past their date and give their points back. Safe to run twice.
+    ``limit``: at most that many, oldest first (the clock commits a chunk at a time)."""
     due = session.scalars(
         select(Code).where(Code.program_id == program_id, Code.status == "issued", Code.expires_at <= now)
+        .order_by(Code.expires_at, Code.id).limit(limit)
     ).all()
     expired: list[Code] = []
     for code in due:

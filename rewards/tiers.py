@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rewards.events import TierChanged
+from rewards.ledger import lock_member
 from rewards.models import LedgerEntry, Member, Tier
 
 QUALIFYING_KINDS = ("purchase", "visit", "reversal")
@@ -76,3 +77,38 @@ def evaluate(session: Session, member: Member, now: datetime, window_days: int) 
 def multiplier(member: Member) -> int:
     """The member's earn multiplier in permille (1000 = 1x)."""
     return member.tier.multiplier_permille if member.tier else 1000
+
+
+def review(session: Session, program_id: int, now: datetime, window_days: int, after_member_id: int = 0,
+           limit: int = 500) -> tuple[list[TierChanged], list[int]]:
+    """Re-evaluate a chunk of members (in id order after ``after_member_id``) as the window
+    rolls on: the changes, and the ids looked at (the next chunk starts after the last).
+
+    One grouped query finds who moved; only those are locked and evaluated again, so a
+    purchase evaluating the same member meanwhile cannot be overwritten with stale points."""
+    chunk = list(session.execute(
+        select(Member.id, Member.tier_id)
+        .where(Member.program_id == program_id, Member.deleted_at.is_(None), Member.id > after_member_id)
+        .order_by(Member.id)
+        .limit(limit)
+    ))
+    if not chunk:
+        return [], []
+    tiers = active_tiers(session, program_id)
+    points = {member_id: total for member_id, total in session.execute(
+        select(LedgerEntry.member_id, func.sum(LedgerEntry.amount))
+        .where(
+            LedgerEntry.member_id.in_([member_id for member_id, _ in chunk]),
+            LedgerEntry.lot_at > now - timedelta(days=window_days),
+            LedgerEntry.kind.in_(QUALIFYING_KINDS),
+        )
+        .group_by(LedgerEntry.member_id)
+    )}
+    changes = []
+    for member_id, tier_id in chunk:
+        if tier_for(tiers, int(points.get(member_id, 0))).id == tier_id:
+            continue
+        change = evaluate(session, lock_member(session, member_id), now, window_days)
+        if change:
+            changes.append(change)
+    return changes, [member_id for member_id, _ in chunk]

@@ -99,6 +99,7 @@ class Runtime:
             telegram_bot_username=self.telegram_username if "telegram" in on else None,
             whatsapp_number=number(s.twilio_whatsapp_from) if "whatsapp" in on else None,
             sms_number=number(s.twilio_sms_from) if "sms" in on else None,
+            channels=tuple(self.enabled_channels),
         )
 
     def program_id(self) -> int:

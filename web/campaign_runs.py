@@ -1,64 +1,29 @@
-"""Running due campaigns: the loop around ``rewards.fanout.fan_out`` that commits a chunk
-at a time (a short transaction each, so webhooks are not held behind a big campaign on
-SQLite) and wakes the sender after each. ``loyalty campaign send-due`` and
-``campaign create --now`` use it; the clock process can call ``send_due`` as its job.
+"""Running due campaigns from the CLI: ``scheduler.campaigns`` with this runtime's database,
+clock, channels and sender. ``loyalty campaign send-due`` and ``campaign create --now`` use
+it; the clock process calls ``scheduler.campaigns.send_due`` itself.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from rewards import campaigns
-from rewards.fanout import Progress, fan_out
-from rewards.models import Campaign
+from scheduler import campaigns
+from scheduler.campaigns import BATCH, RunTotals
 from web.app import Runtime
 
-BATCH = 5000  # members per transaction
-
-
-@dataclass
-class RunTotals:
-    campaign_id: int
-    name: str
-    looked_at: int = 0
-    queued: int = 0
-    waiting: int = 0
-    skipped: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    done: bool = False
-
-    def add(self, step: Progress) -> None:
-        self.looked_at += step.looked_at
-        self.queued += step.queued
-        self.waiting += step.waiting
-        self.skipped += step.skipped
-        for reason, n in step.reasons.items():
-            self.reasons[reason] = self.reasons.get(reason, 0) + n
-        self.done = step.done
+__all__ = ["BATCH", "RunTotals", "run_campaign", "send_due"]
 
 
 def run_campaign(rt: Runtime, campaign_id: int, batch: int = BATCH,
                  on_progress: Callable[[RunTotals], None] | None = None) -> RunTotals:
     """Fan out one campaign's due run to the end, a transaction per ``batch`` members."""
-    totals: RunTotals | None = None
-    while True:
-        with rt.transaction() as session:
-            campaign = session.get(Campaign, campaign_id)
-            assert campaign is not None
-            totals = totals or RunTotals(campaign.id, campaign.name)
-            step = fan_out(session, campaign, rt.clock(), rt.enabled_channels, limit=batch)
-        totals.add(step)
-        if step.queued:
-            rt.wake_sender()
-        if on_progress is not None and step.looked_at:
-            on_progress(totals)
-        if step.done:
-            return totals
+    rt.ensure_schema()
+    return campaigns.run_campaign(rt.sessions, campaign_id, rt.clock, rt.enabled_channels, batch=batch,
+                                  wake=rt.wake_sender, on_progress=on_progress)
 
 
 def send_due(rt: Runtime, program_id: int | None = None, batch: int = BATCH,
              on_progress: Callable[[RunTotals], None] | None = None) -> list[RunTotals]:
     """Every campaign due now (of one program, or all), fanned out in turn."""
-    with rt.transaction() as session:
-        due = [c.id for c in campaigns.due(session, rt.clock(), program_id)]
-    return [run_campaign(rt, campaign_id, batch, on_progress) for campaign_id in due]
+    rt.ensure_schema()
+    return campaigns.send_due(rt.sessions, rt.clock, rt.enabled_channels, program_id, batch=batch,
+                              wake=rt.wake_sender, on_progress=on_progress)

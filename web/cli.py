@@ -91,7 +91,7 @@ def audit_command() -> None:
 
 @command(cli, "expire")
 def expire_command() -> None:
-    """Expire old points and unused codes now (the clock does this daily)."""
+    """Expire old points and unused codes now (`loyalty clock` does this daily, and tells members)."""
     rt = runtime()
     now = rt.clock()
     with rt.transaction() as session:
@@ -104,6 +104,7 @@ def expire_command() -> None:
 
 def register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
+    import web.clock_command  # noqa: F401
     import web.telegram_commands  # noqa: F401
     import web.worker_command  # noqa: F401
     from web import apikey_commands, campaign_commands, chat_command, program_commands, serve_command, staff_commands  # noqa: F401

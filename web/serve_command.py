@@ -1,4 +1,4 @@
-"""``loyalty serve``: everything in one process on this machine (web app and sender)."""
+"""``loyalty serve``: everything in one process on this machine (web app, sender, clock)."""
 from __future__ import annotations
 
 import logging
@@ -43,14 +43,16 @@ def _interrupt(signum: int, frame: Any) -> None:
 @command(cli, "serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-clock", is_flag=True, help="Do not run the clock (campaigns, expiry, birthdays...) in this process.")
 @click.pass_context
-def serve_command(ctx: click.Context, host: str, port: int) -> None:
-    """Run the web app and the outbox sender in one process (Ctrl-C stops both).
+def serve_command(ctx: click.Context, host: str, port: int, no_clock: bool) -> None:
+    """Run the web app, the outbox sender and the clock in one process (Ctrl-C stops them).
 
     With no program in the database and no LOYALTY_PROGRAM_FILE, the demo program is loaded.
     """
     from flask import current_app
 
+    from web import clock_command
     from web.program_commands import demo_command
 
     rt = runtime()
@@ -69,6 +71,7 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
     # Bound before anything is printed: a port in use is said once, and --port 0 picks a free one.
     server = make_server(host, port, current_app._get_current_object(), threaded=True,  # type: ignore[attr-defined]
                          request_handler=QuietRequestHandler)
+    clock = None if no_clock else clock_command.for_runtime(rt, click.echo)
     base = f"http://{host}:{server.port}"
     for line in [
         f"serving on {base}",
@@ -76,11 +79,15 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
         f"  health check:        {base}/healthz",
         *sender_runtime.channel_lines(rt.settings, service.channels),
         f"sender: in this process, woken at once ({sender_runtime.describe(limits, service.channels)})",
+        "clock: off (--no-clock); run `loyalty clock` elsewhere" if clock is None else
+        f"clock: in this process (daily at {clock.config.automations.run_at} {clock.config.timezone}; --no-clock turns it off)",
         "Ctrl-C to stop",
     ]:
         click.echo(line)
     service.start()
     rt.wake_sender = sender_runtime.wake_both(service.wake, rt.wake_sender)
+    if clock is not None:
+        clock.clock.start()
     # Both, explicitly: a shell starts background jobs with SIGINT ignored.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -91,5 +98,7 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         click.echo("stopping: the sender finishes the message in hand")
+        if clock is not None:
+            clock.stop()
         stopped = service.stop()
         click.echo(f"stopped (messages sent: {service.tally.sent})" if stopped else "stopped; the sender did not finish in time")

@@ -1,0 +1,69 @@
+"""Running due campaigns: the loop around ``rewards.fanout.fan_out`` that commits a chunk
+at a time (a short transaction each, so webhooks are not held behind a big campaign on
+SQLite) and wakes the sender after each. The clock's campaign job, ``loyalty campaign
+send-due`` and ``campaign create --now`` (through web/campaign_runs.py) use it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from rewards import campaigns
+from rewards.fanout import Progress, fan_out
+from rewards.models import Campaign
+
+BATCH = 5000  # members per transaction
+
+
+@dataclass
+class RunTotals:
+    campaign_id: int
+    name: str
+    looked_at: int = 0
+    queued: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    done: bool = False
+
+    def add(self, step: Progress) -> None:
+        self.looked_at += step.looked_at
+        self.queued += step.queued
+        self.waiting += step.waiting
+        self.skipped += step.skipped
+        for reason, n in step.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+        self.done = step.done
+
+
+def run_campaign(sessions: sessionmaker[Session], campaign_id: int, clock: Callable[[], datetime],
+                 channels: Collection[str], *, batch: int = BATCH, wake: Callable[[], None] = lambda: None,
+                 on_progress: Callable[[RunTotals], None] | None = None) -> RunTotals:
+    """Fan out one campaign's due run to the end, a transaction per ``batch`` members."""
+    totals: RunTotals | None = None
+    while True:
+        with sessions.begin() as session:
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
+            totals = totals or RunTotals(campaign.id, campaign.name)
+            step = fan_out(session, campaign, clock(), list(channels), limit=batch)
+        totals.add(step)
+        if step.queued:
+            wake()
+        if on_progress is not None and step.looked_at:
+            on_progress(totals)
+        if step.done:
+            return totals
+
+
+def send_due(sessions: sessionmaker[Session], clock: Callable[[], datetime], channels: Collection[str],
+             program_id: int | None = None, *, batch: int = BATCH, wake: Callable[[], None] = lambda: None,
+             on_progress: Callable[[RunTotals], None] | None = None) -> list[RunTotals]:
+    """Every campaign due now (of one program, or all), fanned out in turn."""
+    with sessions.begin() as session:
+        due = [c.id for c in campaigns.due(session, clock(), program_id)]
+    return [run_campaign(sessions, campaign_id, clock, channels, batch=batch, wake=wake, on_progress=on_progress)
+            for campaign_id in due]

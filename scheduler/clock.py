@@ -1,0 +1,185 @@
+"""The clock: scheduler/jobs.py on an APScheduler 3 ``BackgroundScheduler``.
+
+- campaigns: every minute (a campaign due at 10:00 leaves by 10:01);
+- survey: every 10 minutes (the question goes out ``survey_after_hours`` after a purchase);
+- daily, at ``[automations] run_at`` in the program's time zone (a cron trigger in that
+  zone, so 09:00 stays 09:00 across daylight-saving changes): expired codes, points expiry,
+  expiry reminders, tier review, birthdays, win-back, in that order.
+
+At start the daily jobs and the campaigns also run once, to catch up after downtime.
+Every job is idempotent, so a second clock by mistake does no harm; on PostgreSQL the clock
+also takes an advisory lock and a second one idles until the first goes away. The time
+comes from an injectable ``clock`` callable: tests call the jobs with a chosen ``now``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler import jobs
+from scheduler.jobs import JobResult
+
+log = logging.getLogger("loyalty.clock")
+
+CAMPAIGN_MINUTES = 1
+SURVEY_MINUTES = 10
+# How late a job may still start (the process was busy or suspended); later, it waits for
+# its next time. Coalesced: several missed times run once.
+GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "daily": 12 * 3600}
+LOCK_CLASS = 0x4C4F59  # "LOY": with the program id, the advisory lock's two keys
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AdvisoryLock:
+    """Only one clock per program acts, on PostgreSQL: a session-level advisory lock held on
+    a connection of its own while the clock lives. Another clock's jobs find it taken and
+    skip their turn (the lock is tried again each time, so a standby takes over when the
+    first clock dies). SQLite has no such lock; the jobs' idempotency suffices there."""
+
+    def __init__(self, engine: Engine, program_id: int) -> None:
+        self.engine, self.program_id = engine, program_id
+        self.conn: Connection | None = None
+
+    def held(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT 1"))
+                return True
+            except SQLAlchemyError:  # the connection died, and the lock with it: try again
+                self._close()
+        try:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_CLASS, "b": self.program_id}).scalar()
+        except SQLAlchemyError as error:
+            log.warning("clock: could not try the advisory lock (%s)", type(error).__name__)
+            return False
+        if got:
+            self.conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_CLASS, "b": self.program_id})
+            except SQLAlchemyError:
+                pass
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            self.conn.close()  # type: ignore[union-attr]
+        except SQLAlchemyError:
+            pass
+        self.conn = None
+
+
+class Clock:
+    """The jobs of one program, runnable by hand (``run``) or on a schedule (``start``)."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], program_id: int, zone: str, run_at: tuple[int, int],
+        channels: Collection[str], *, clock: Callable[[], datetime] = utcnow, wake: Callable[[], None] = lambda: None,
+        report: Callable[[str], None] = log.info, guard: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.sessions, self.program_id, self.zone, self.run_at = sessions, program_id, zone, run_at
+        self.channels = list(channels)
+        self.clock, self.wake, self.report, self.guard = clock, wake, report, guard
+        self.scheduler = self._build()
+        self._idle_said = False
+
+    def _build(self) -> BackgroundScheduler:
+        zone = ZoneInfo(self.zone)
+        scheduler = BackgroundScheduler(
+            timezone=zone, executors={"default": ThreadPoolExecutor(3)},
+        )
+        hour, minute = self.run_at
+        for name, trigger in (
+            ("campaigns", IntervalTrigger(minutes=CAMPAIGN_MINUTES, timezone=zone)),
+            ("survey", IntervalTrigger(minutes=SURVEY_MINUTES, timezone=zone)),
+            ("daily", CronTrigger(hour=hour, minute=minute, timezone=zone)),
+        ):
+            scheduler.add_job(self.run, trigger, args=[name], id=name, name=name, misfire_grace_time=GRACE_SECONDS[name],
+                              coalesce=True, max_instances=1)
+        return scheduler
+
+    def next_times(self, now: datetime) -> dict[str, datetime]:
+        """When each job runs next after ``now`` (computed by its trigger, in the program's zone)."""
+        return {job.id: job.trigger.get_next_fire_time(None, now) for job in self.scheduler.get_jobs()}
+
+    def functions(self, name: str) -> tuple[Callable[..., JobResult], ...]:
+        if name == "campaigns":
+            return (self._campaigns,)
+        if name == "survey":
+            return (jobs.run_surveys,)
+        if name == "daily":
+            return jobs.DAILY
+        raise ValueError(f"no clock job {name!r}")
+
+    def _campaigns(self, sessions: sessionmaker[Session], program_id: int, now: datetime,
+                   channels: Collection[str]) -> JobResult:
+        return jobs.run_campaigns(sessions, program_id, now, channels, wake=self.wake)
+
+    def run(self, name: str) -> list[JobResult]:
+        """Run one job now; the scheduler calls this. A failing part is logged and the rest
+        go on (the next run tries again: nothing was half-written, each chunk commits whole)."""
+        if not self.guard():
+            if not self._idle_said:
+                self.report(f"{name}: another clock holds this program's lock; this one idles")
+                self._idle_said = True
+            return []
+        self._idle_said = False
+        routine = name != "daily"  # the every-few-minutes jobs speak only when they did something
+        started, now = time.monotonic(), self.clock()
+        if not routine:
+            self.report(f"job {name} started ({now.astimezone(ZoneInfo(self.zone)):%Y-%m-%d %H:%M %Z})")
+        results: list[JobResult] = []
+        for function in self.functions(name):
+            try:
+                result = function(self.sessions, self.program_id, now, self.channels)
+            except Exception:  # noqa: BLE001 - one job's failure must not stop the clock
+                log.exception("clock job %s (%s) failed", name, getattr(function, "__name__", function))
+                self.report(f"  {name}: {getattr(function, '__name__', function)} failed (see the log); retried next time")
+                continue
+            results.append(result)
+            if result.queued:
+                self.wake()
+            if not routine or result.changed or result.queued:
+                self.report(("  " if not routine else "") + result.line())
+        if not routine:
+            self.report(f"job {name} finished in {time.monotonic() - started:.1f} s")
+        return results
+
+    def run_all(self) -> list[JobResult]:
+        return [result for name in ("campaigns", "survey", "daily") for result in self.run(name)]
+
+    def start(self) -> None:
+        """Schedule the jobs, and run the daily ones and the campaigns once now: a clock that
+        was down at ``run_at`` catches up at once instead of a day late (every job is
+        idempotent, so a day that already ran does nothing more)."""
+        self.scheduler.start()
+        for name in ("campaigns", "daily"):
+            self.scheduler.add_job(self.run, "date", args=[name], id=f"{name}-at-start", name=f"{name} (at start)",
+                                   misfire_grace_time=GRACE_SECONDS[name])
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop scheduling; with ``wait``, let a running job finish its chunk and the rest."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)

@@ -1,0 +1,54 @@
+"""Two clocks by mistake, running every job at the same moment: each point moves once and
+each message is queued once, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from support import T0
+
+from rewards.models import LedgerEntry, OutboxMessage, Survey
+from scheduler import jobs
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+def test_two_clocks_at_once_do_everything_once(world) -> None:  # type: ignore[no-untyped-def]
+    world.configure(expiry={"after_days": 30, "remind_days_before": 10}, automations={"win_back_days": 10,
+                    "survey_after_hours": 2}, tier_rules={"window_days": 20})
+    now = datetime(2026, 4, 5, 13, 0, tzinfo=UTC)
+    people = [world.join(T0, birthday=date(1990, 4, 5)) for _ in range(6)]
+    for n, member in enumerate(people):
+        # Silver until the tier window (20 days) passes it, between the two purchases and now
+        world.purchase(member, "150.00", f"R-{n}", now - timedelta(days=20, hours=1))
+        world.purchase(member, "2.00", f"S-{n}", now - timedelta(hours=3))  # the survey's purchase
+    everything = (*jobs.DAILY, jobs.run_surveys)
+    start, errors = threading.Barrier(2), []
+
+    def clock(offset: int) -> None:
+        try:
+            start.wait()
+            for job in everything:  # a second apart: different expiry cut-offs, the same points
+                job(world.sessions, world.program_id, now + timedelta(seconds=offset), ("terminal",), chunk=2)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=clock, args=(offset,)) for offset in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+
+    with world.sessions() as session:
+        kinds = Counter(session.scalars(select(LedgerEntry.kind)))
+        per_member = Counter(session.scalars(select(OutboxMessage.member_id).where(OutboxMessage.dedupe_key.is_not(None))))
+        surveys = session.scalar(select(func.count()).select_from(Survey))
+    assert (kinds["expire"], kinds["birthday"]) == (6, 6)
+    assert surveys == 6
+    # expired, reminder, tier down, birthday, survey question (the purchase 3 h ago ended the inactivity)
+    prefixes = Counter(key.split(":")[0] for key, _ in world.messages())
+    assert set(per_member.values()) == {5}, prefixes
+    assert prefixes == {"expired": 6, "expiry-reminder": 6, "tier": 6, "birthday": 6, "survey": 6}
