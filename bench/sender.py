@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,8 +31,8 @@ for path in (ROOT, ROOT / "tests"):  # run as a script: the project and the test
         sys.path.insert(0, str(path))
 
 from fakes.telegram_api import FakeTelegram  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from bench.databases import scratch_database  # noqa: E402
 from channels.sender import Limits, Sender  # noqa: E402
 from channels.telegram import TelegramAdapter  # noqa: E402
 from rewards import outbox  # noqa: E402
@@ -43,18 +42,6 @@ from rewards.models import Base  # noqa: E402
 from rewards.programs import sync_program  # noqa: E402
 
 GOAL_SHARE = 0.98
-
-
-def open_database(url: str | None, workdir: Path):  # type: ignore[no-untyped-def]
-    if url is None:
-        return make_engine(f"sqlite:///{workdir / 'sender.db'}"), None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    separator = "&" if "?" in url else "?"
-    return make_engine(f"{url}{separator}options=-csearch_path%3D{schema}"), schema
 
 
 def queue(sessions, program_id: int, n: int, run: str) -> None:  # type: ignore[no-untyped-def]
@@ -99,8 +86,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite in a temporary directory)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as fake:
-        engine, schema = open_database(args.database_url, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as fake, \
+            scratch_database(args.database_url, Path(tmp), "sender") as database_url:
+        engine = make_engine(database_url)
         Base.metadata.create_all(engine)
         sessions = session_factory(engine)
         with sessions.begin() as session:
@@ -126,11 +114,6 @@ def main() -> None:
         finally:
             adapter.close()
             engine.dispose()
-            if schema:
-                admin = make_engine(args.database_url)
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,15 @@ def postgres_engine() -> tuple[Engine, str]:
     return engine, schema
 
 
+def postgres_schema_url() -> tuple[str, str]:
+    """A fresh schema and a DATABASE_URL whose connections use it: (url, schema), for an
+    app or a process under test that opens its own engine."""
+    engine, schema = postgres_engine()  # creates the schema
+    engine.dispose()
+    separator = "&" if "?" in POSTGRES_URL else "?"  # type: ignore[operator]
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", schema
+
+
 def drop_postgres_schema(schema: str) -> None:
     admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
     with admin.begin() as conn:

@@ -96,12 +96,10 @@ def any_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
         return
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    from support import postgres_engine
+    from support import postgres_schema_url
 
-    engine, schema = postgres_engine()  # creates the schema; the app gets its own engine on it
-    engine.dispose()
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    app = create_app(_settings(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", tmp_path))
+    url, schema = postgres_schema_url()
+    app = create_app(_settings(url, tmp_path))
     try:
         database.upgrade(app.extensions["loyalty"].engine)
         made = Shop(app)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from running import Running, chat_round_trip, clean_env, free_port, http, loyalty, wait_until_up
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_engine
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_schema_url
 
 from channels.sender import Limits
 from rewards.errors import ConfigError
@@ -46,9 +46,7 @@ def _database(kind: str, tmp_path: Path) -> Iterator[str]:
     else:
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        engine, schema = postgres_engine()
-        engine.dispose()
-        url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+        url, schema = postgres_schema_url()
     app = create_app(Settings.from_env({"DATABASE_URL": url, "LOYALTY_QR_DIR": str(tmp_path / "qr")}))
     try:
         database.upgrade(app.extensions["loyalty"].engine)

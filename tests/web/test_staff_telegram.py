@@ -43,12 +43,10 @@ def tg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bot]:
         if request.param == "postgres":
             if not POSTGRES_URL:
                 pytest.skip(NO_POSTGRES)
-            from support import postgres_engine
+            from support import postgres_schema_url
 
-            engine, schema = postgres_engine()
-            engine.dispose()
-            separator = "&" if "?" in POSTGRES_URL else "?"
-            app = create_app(_settings(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", tmp_path, fake))
+            url, schema = postgres_schema_url()
+            app = create_app(_settings(url, tmp_path, fake))
             database.upgrade(app.extensions["loyalty"].engine)
         else:
             app = create_app(_settings(f"sqlite:///{tmp_path / 'tg.db'}", tmp_path, fake))

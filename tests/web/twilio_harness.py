@@ -193,12 +193,10 @@ def any_tw_fixture(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTwi
         return
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    from support import postgres_engine
+    from support import postgres_schema_url
 
-    engine, schema = postgres_engine()
-    engine.dispose()
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    app = create_app(_settings(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", tmp_path, fake))
+    url, schema = postgres_schema_url()
+    app = create_app(_settings(url, tmp_path, fake))
     try:
         database.upgrade(app.extensions["loyalty"].engine)
         app.extensions["loyalty"].load_program_file(DEMO_PROGRAM_PATH)
