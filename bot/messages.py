@@ -48,7 +48,8 @@ class Button:
 @dataclass(frozen=True, slots=True)
 class Image:
     """An image that goes with a reply. For ``kind="qr"`` ``data`` is the text to encode;
-    the channel draws it (or links to it) the way its provider can show it."""
+    the channel draws it (or links to it) the way its provider can show it. For
+    ``kind="url"`` (a campaign's picture) ``data`` is an http(s) address the provider fetches."""
 
     kind: str
     data: str

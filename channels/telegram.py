@@ -278,11 +278,12 @@ class TelegramAdapter:
         markup = inline_keyboard(choices) if choices else contact_keyboard(share) if share else None
         ids: list[int] = []
         chunks = _chunks(text)
-        if reply.image is not None and reply.image.kind == "qr":
+        if reply.image is not None and reply.image.kind in ("qr", "url"):
             fits = len(text) <= CAPTION_MAX
-            photo = await self.bot.send_photo(
-                chat_id, qr_png(reply.image.data), caption=text if fits else None,
-                filename=reply.image.filename, reply_markup=markup if fits else None,
+            qr = reply.image.kind == "qr"
+            photo = await self.bot.send_photo(  # a picture by address: Telegram fetches it
+                chat_id, qr_png(reply.image.data) if qr else reply.image.data, caption=text if fits else None,
+                filename=reply.image.filename if qr else None, reply_markup=markup if fits else None,
             )
             ids.append(photo.message_id)
             chunks = [] if fits else chunks

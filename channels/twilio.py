@@ -230,8 +230,11 @@ class TwilioAdapter:
         if self.channel == WHATSAPP:
             messages = self._whatsapp(reply, contact)
         else:
-            # SMS: no MMS; the typable code is in the text already.
-            messages = [{"body": part} for part in _chunks(gsm7(render_text(reply, True, reply.hint)))]
+            # SMS: no MMS; the typable code is in the text already, a picture goes as its link.
+            text = render_text(reply, True, reply.hint)
+            if reply.image is not None and reply.image.kind == "url":
+                text = f"{text}\n{reply.image.data}"
+            messages = [{"body": part} for part in _chunks(gsm7(text))]
         sids = [self._create(address, params) for params in messages]
         return sids[0]
 
@@ -248,6 +251,8 @@ class TwilioAdapter:
         messages: list[dict[str, Any]] = [{"body": part} for part in _chunks(render_text(reply, True, reply.hint))]
         if reply.image is not None and reply.image.kind == "qr" and self.media_url is not None:
             messages[0]["media_url"] = [self.media_url(reply.image.data)]
+        elif reply.image is not None and reply.image.kind == "url":
+            messages[0]["media_url"] = [reply.image.data]  # a campaign's picture: Twilio fetches it
         return messages
 
     def _create(self, address: str, params: dict[str, Any]) -> str:

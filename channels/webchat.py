@@ -51,6 +51,7 @@ def render(row: OutboxMessage) -> dict[str, Any]:
         # ``choices``: a share-phone button means nothing here, the page knows the number.
         "buttons": [{"title": b.title, "payload": b.payload} for b in reply.choices],
         "qr": reply.image is not None and reply.image.kind == "qr",
+        "picture": reply.image.data if reply.image is not None and reply.image.kind == "url" else None,
     }
 
 

@@ -41,7 +41,7 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # Sound for a JSON endpoint without cookies or sessions, and smaller than a token.
 CSRF_HEADER = "X-Loyalty-Chat"
 # Our own script and styles only: no CDN, nothing inline, no framing.
-CSP = ("default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
+CSP = ("default-src 'self'; img-src 'self' https:; script-src 'self'; style-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
@@ -168,8 +168,8 @@ def get_messages() -> Any:
         raise ChatError(400, "bad_after", '"after" must be an outbox id (a whole number)')
     found = _read(lambda session, program_id: webchat.conversation(session, program_id, phone, int(after_arg)))
     for message in found.messages:
-        has_qr = message.pop("qr")
-        message["image"] = url_for("chat.qr_image", outbox_id=message["id"], phone=phone) if has_qr else None
+        has_qr, picture = message.pop("qr"), message.pop("picture")
+        message["image"] = url_for("chat.qr_image", outbox_id=message["id"], phone=phone) if has_qr else picture
     response = jsonify(messages=found.messages, cursor=found.cursor, pending=found.pending, more=found.more)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -167,6 +167,14 @@ def test_text_too_long_for_a_caption_follows_the_photo(fake: FakeTelegram, adapt
     assert message.params["text"] == text and message.params["reply_markup"]["inline_keyboard"]
 
 
+def test_a_campaign_picture_goes_as_a_photo_by_address(fake: FakeTelegram, adapter: TelegramAdapter) -> None:
+    adapter.send(str(CHAT), Reply("Double points this weekend!", image=Image("url", "https://shop.example/w.jpg", "w.jpg"),
+                                  kind="notice"))
+    [call] = fake.sent(CHAT)
+    assert call.method == "sendPhoto" and call.params["photo"] == "https://shop.example/w.jpg"
+    assert call.params["caption"] == "Double points this weekend!" and not call.files
+
+
 def test_429_is_retry_after_with_telegrams_seconds(fake: FakeTelegram, adapter: TelegramAdapter) -> None:
     fake.rate_limit(7)
     with pytest.raises(RetryAfter) as caught:

@@ -91,6 +91,15 @@ def test_whatsapp_inside_the_window_sends_text_and_the_qr_as_media(fake: FakeTwi
     assert sent.content_sid is None
 
 
+def test_a_campaign_picture_is_whatsapp_media_and_an_sms_link(fake: FakeTwilio) -> None:
+    reply = Reply("Double points this weekend!", image=Image("url", "https://shop.example/w.jpg", "w.jpg"), kind="notice")
+    adapter(fake, "whatsapp", Contact(T0)).send(CUSTOMER, reply)
+    adapter(fake, "sms", Contact(T0)).send(CUSTOMER, reply)
+    whatsapp, sms = fake.sent()
+    assert whatsapp.body == "Double points this weekend!" and whatsapp.media_urls == ["https://shop.example/w.jpg"]
+    assert sms.body == "Double points this weekend!\nhttps://shop.example/w.jpg" and sms.media_urls == []
+
+
 def test_whatsapp_outside_the_window_sends_the_template_with_the_text(fake: FakeTwilio) -> None:
     clock = Clock()
     clock.now = T0 + timedelta(hours=24, seconds=1)

@@ -203,6 +203,15 @@ def test_a_qr_is_served_only_for_sent_web_rows(shop: Shop) -> None:
     assert shop.client.get(f"/chat/qr/{other}.png", query_string={"phone": BEN}).status_code == 404
 
 
+def test_a_campaign_picture_shows_by_its_address(shop: Shop) -> None:
+    picture = to_payload(Reply("Double points!", image=QrImage("url", "https://shop.example/w.jpg", "w.jpg"), kind="notice"))
+    with shop.rt.transaction() as session:
+        outbox.enqueue(session, shop.program_id, "web", BEN, picture, "campaign", T0)
+    deliver(shop)
+    page = shop.client.get("/chat/messages", query_string={"phone": BEN, "after": 0}).get_json()
+    assert [(m["text"], m["image"]) for m in page["messages"]] == [("Double points!", "https://shop.example/w.jpg")]
+
+
 # --- refusals ----------------------------------------------------------------------------
 
 
