@@ -102,6 +102,10 @@ class Clock:
         self.sessions, self.program_id, self.zone, self.run_at = sessions, program_id, zone, run_at
         self.channels = list(channels)
         self.clock, self.wake, self.report, self.guard = clock, wake, report, guard
+        # APScheduler says every job added, run and removed at INFO; the clock reports its
+        # own lines (``report``), so keep the library to warnings unless asked otherwise.
+        if logging.getLogger("apscheduler").level == logging.NOTSET:
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = self._build()
         self._idle_said = False
 
