@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from flask import Flask, current_app, jsonify
@@ -73,9 +74,11 @@ class Runtime:
             )
         self._ready = True
 
-    @property
-    def enabled_channels(self) -> list[str]:
-        return wiring.enabled_channels(self.settings)
+    @cached_property
+    def enabled_channels(self) -> tuple[str, ...]:
+        """Derived from the settings, which do not change for a runtime: worked out once,
+        not on every webhook."""
+        return tuple(wiring.enabled_channels(self.settings))
 
     def receive(self, message: IncomingMessage, via: Callable[..., Received] = receive) -> Received:
         """One incoming chat message, handled and its replies queued in one transaction;
@@ -99,7 +102,7 @@ class Runtime:
             telegram_bot_username=self.telegram_username if "telegram" in on else None,
             whatsapp_number=number(s.twilio_whatsapp_from) if "whatsapp" in on else None,
             sms_number=number(s.twilio_sms_from) if "sms" in on else None,
-            channels=tuple(self.enabled_channels),
+            channels=self.enabled_channels,
         )
 
     def program_id(self) -> int:

@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template, r
 
 from bot.messages import IncomingMessage
 from channels import webchat
-from rewards.errors import InvalidInput, LoyaltyError, NotFound
+from rewards.errors import InvalidInput, LoyaltyError
 from rewards.models import Program
 from rewards.phones import parse_phone
 from rewards.qr import qr_png
@@ -132,7 +132,7 @@ def post_message() -> Any:
     if not text and not payload:
         return jsonify(queued=0, duplicate=False, ignored=True)
     rt = runtime()
-    program_id = _read(lambda _session, program_id: program_id)
+    program_id = _program_id()
     try:
         message = IncomingMessage(
             program_id=program_id, channel=webchat.NAME, address=phone, text=text or payload or "",
@@ -149,15 +149,19 @@ def post_message() -> Any:
     return jsonify(queued=received.queued, duplicate=received.duplicate)
 
 
+def _program_id() -> int:
+    """The program's id, looked up once per process (Runtime.program_id), not per request."""
+    try:
+        return runtime().program_id()
+    except SetupError:
+        raise ChatError(503, "not_ready", "no loyalty program is loaded: run `loyalty demo`") from None
+
+
 def _read(look: Any) -> Any:
     """``look(session, program_id)`` in one short transaction."""
-    rt = runtime()
-    try:
-        with rt.transaction() as session:
-            program, _ = rt.program(session)
-            return look(session, program.id)
-    except NotFound:
-        raise ChatError(503, "not_ready", "no loyalty program is loaded: run `loyalty demo`") from None
+    program_id = _program_id()
+    with runtime().transaction() as session:
+        return look(session, program_id)
 
 
 @bp.get("/messages")
