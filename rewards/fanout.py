@@ -27,13 +27,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rewards import audiences, cron, members, outbox
 from rewards.bulk import insert_many
 from rewards.campaigns import dedupe_key
 from rewards.codes import display
+from rewards.db import insert_or_skip
 from rewards.eligibility import CHUNK, Decision, Rules, candidates, decide
 from rewards.errors import Refused
 from rewards.models import Campaign, CampaignRecipient, CampaignRun, Member, OutboxMessage, Program
@@ -83,12 +83,10 @@ def _lock(session: Session, campaign: Campaign) -> None:
 
 
 def _run(session: Session, campaign: Campaign, now: datetime) -> CampaignRun:
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CampaignRun).values(
+    session.execute(insert_or_skip(session, CampaignRun, "campaign_id", "scheduled_for").values(
         program_id=campaign.program_id, campaign_id=campaign.id, scheduled_for=campaign.next_run_at,
         started_at=now, cursor=0,
-    )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["campaign_id", "scheduled_for"]))
+    ))
     # populate_existing: under the lock, the cursor another clock just committed, not the
     # value this session last saw (the cursor is what keeps two clocks off the same members).
     return session.scalars(

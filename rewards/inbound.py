@@ -8,20 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from rewards.db import insert_or_skip
 from rewards.models import InboundMessage
 
 
 def first_delivery(session: Session, program_id: int, channel: str, provider_message_id: str, now: datetime) -> bool:
     """Record the delivery; False when it was recorded before (do nothing more with it)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(InboundMessage)
+        insert_or_skip(session, InboundMessage, "program_id", "channel", "provider_message_id")
         .values(program_id=program_id, channel=channel, provider_message_id=provider_message_id[:200], received_at=now)
-        .on_conflict_do_nothing(index_elements=["program_id", "channel", "provider_message_id"])
         .returning(InboundMessage.id)
     )
     return session.execute(statement).scalar() is not None

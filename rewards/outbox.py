@@ -19,23 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rewards.bulk import insert_many
+from rewards.db import insert_or_skip
 from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
 
 # Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
 INSERT_CHUNK = 500
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(OutboxMessage)
-    if dialect == "sqlite":
-        return sqlite.insert(OutboxMessage)
-    raise NotImplementedError(f"outbox: no ON CONFLICT insert for {dialect}")
 
 
 def _row(
@@ -59,11 +50,7 @@ def enqueue(
     """Queue one message; None when a row with this ``dedupe_key`` already exists (the
     database decides, so concurrent writers of the same key make one row)."""
     values = _row(program_id, channel, address, payload, kind, now, member_id, dedupe_key, available_at)
-    statement = (
-        _insert(session).values(**values)
-        .on_conflict_do_nothing(index_elements=["program_id", "dedupe_key"])
-        .returning(OutboxMessage.id)
-    )
+    statement = insert_or_skip(session, OutboxMessage, "program_id", "dedupe_key").values(**values).returning(OutboxMessage.id)
     new_id = session.execute(statement).scalar()
     return None if new_id is None else session.get(OutboxMessage, new_id)
 
