@@ -20,9 +20,8 @@ from bot.notices import render
 from bot.turn import BotSettings, Turn
 from rewards import catalog, ledger, members, redemption, referrals
 from rewards.codes import display
-from rewards.errors import InsufficientPoints, InvalidInput, LoyaltyError, Refused
+from rewards.errors import InsufficientPoints, LoyaltyError, Refused
 from rewards.events import Event
-from rewards.models import Program
 from rewards.programs import config_of
 
 MAX_TEXT = 1000  # longer input is cut: nobody types a novel to a loyalty bot
@@ -43,11 +42,9 @@ def handle(session: Session, message: IncomingMessage, now, settings: BotSetting
 
 
 def respond(session: Session, message: IncomingMessage, now, settings: BotSettings | None = None) -> Handled:  # type: ignore[no-untyped-def]
-    program = session.get(Program, message.program_id)
-    if program is None:
-        raise InvalidInput(f"no program with id {message.program_id}")
+    identity = members.get_identity(session, message.program_id, message.channel, message.address, now)
+    program = identity.program
     config = config_of(program)
-    identity = members.get_identity(session, program.id, message.channel, message.address, now)
     if identity.member is None and message.phone:
         members.link_phone(session, identity, message.phone)
     intent = match((message.payload or message.text or "")[:MAX_TEXT], identity.menu)
@@ -56,7 +53,7 @@ def respond(session: Session, message: IncomingMessage, now, settings: BotSettin
     _dispatch(turn, intent)
     _remember_menu(turn)
     if turn.member is not None:
-        turn.member.last_activity_at = now
+        members.record_activity(session, turn.member, now)
     return Handled(turn.replies, turn.others, turn.identity.member_id)
 
 
@@ -72,10 +69,12 @@ def _language(identity, message: IncomingMessage, intent: Intent, default: str) 
 
 def _remember_menu(turn: Turn) -> None:
     last = turn.replies[-1] if turn.replies else None
-    if last is not None and last.choices:  # the share-phone button is no numbered option
-        turn.identity.menu = {str(i): b.payload for i, b in enumerate(last.choices, 1)}
-    elif last is not None:
-        turn.identity.menu = None
+    if last is None:
+        return
+    # The share-phone button is no numbered option.
+    menu = {str(i): b.payload for i, b in enumerate(last.choices, 1)} if last.choices else None
+    if menu != turn.identity.menu:  # the same menu again (most answers) leaves the row alone
+        turn.identity.menu = menu
 
 
 def _dispatch(turn: Turn, intent: Intent) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from bot.intents import suggestions
 from bot.messages import SHARE_PHONE, Button, Image
 from bot.turn import Turn, invite_links
-from rewards import catalog, ledger, referrals, tiers
+from rewards import catalog, ledger, referrals
 from rewards.models import Member
+from rewards.standing import standing
 
 MENU = ("balance", "rewards", "invite", "history")
 
@@ -25,24 +26,20 @@ def main_buttons(turn: Turn) -> tuple[Button, ...]:
 
 
 def balance(turn: Turn, member: Member) -> None:
-    window = turn.config.tier_rules.window_days
-    progress = tiers.progress(turn.session, member, turn.now, window)
+    figures = standing(turn.session, turn.config, member, turn.now)
+    progress = figures.progress
     lines = [turn._("You have {points} points. Tier: {tier}.", points=turn.points(member.balance), tier=progress.tier.name)]
     if progress.next_tier is not None:
         lines.append(
             turn._("{points} points to {tier}.", points=turn.points(progress.points_to_next), tier=progress.next_tier.name)
         )
-    pending = ledger.pending_points(turn.session, member.id, turn.now)
-    if pending > 0:
-        lines.append(turn._("{points} of them unlock after the return period.", points=turn.points(pending)))
+    if figures.pending > 0:
+        lines.append(turn._("{points} of them unlock after the return period.", points=turn.points(figures.pending)))
     if member.balance < 0:
         lines.append(turn._("Your balance is below zero after a refund; rewards unlock when it is positive again."))
-    expiry = turn.config.expiry
-    soon = ledger.expiring_within(turn.session, member.id, expiry.after_days, turn.now, expiry.remind_days_before)
-    if soon > 0:
-        lines.append(
-            turn._("{points} points expire within {days} days.", points=turn.points(soon), days=expiry.remind_days_before)
-        )
+    if figures.expiring_soon > 0:
+        lines.append(turn._("{points} points expire within {days} days.", points=turn.points(figures.expiring_soon),
+                            days=turn.config.expiry.remind_days_before))
     turn.say(" ".join(lines), main_buttons(turn))
 
 

@@ -1,11 +1,13 @@
-"""Many rows into one table, fast on both databases (a campaign writes 100,000 at a time).
+"""Rows into one table, fast on both databases: a campaign writes 100,000 at a time, a
+webhook one inbound row and one outbox row per message.
 
 PostgreSQL gets one ``INSERT ... SELECT ... FROM json_to_recordset(:rows)`` a call: the rows
 travel as one JSON text, encoded by the C json encoder and parsed by the server, where a
 multi-row VALUES list makes psycopg parse one placeholder per value, an executemany
 costs a statement execution per row, and arrays are escaped element by element in Python.
 SQLite gets SQLAlchemy's executemany on the table (the driver's C loop, or multi-row
-INSERTs when rows come back), from one cached compilation.
+INSERTs when rows come back). Both build their statement once per table and shape: building
+an INSERT costs more than running a single-row one.
 
 Rows are given as the table's Python values (aware datetimes, dicts for JSON) and
 converted here the way the column types would convert them.
@@ -55,20 +57,33 @@ def insert_many(
         return []
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        names = list(rows[0])
-        quoted = ", ".join(f'"{name}"' for name in names)
-        record = ", ".join(f'"{name}" {_pg_type(table.c[name], bind.dialect)}' for name in names)
-        sql = f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})'
-        if conflict:
-            sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
-        if returning:
-            sql += f" RETURNING {', '.join(returning)}"
+        sql = _postgres_insert(table, tuple(rows[0]), tuple(conflict or ()), tuple(returning), bind.dialect)
         payload = json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], separators=(",", ":"))
-        result = session.execute(text(sql), {"rows": payload})
+        result = session.execute(sql, {"rows": payload})
         return list(result.all()) if returning else []
+    statement = _sqlite_insert(table, tuple(conflict or ()), tuple(returning))
+    params = rows[0] if len(rows) == 1 else list(rows)  # one row: a plain execute, not an executemany
+    if returning:
+        return list(session.execute(statement, params).all())
+    session.execute(statement, params)
+    return []
+
+
+@functools.cache
+def _postgres_insert(table: Table, names: tuple[str, ...], conflict: tuple[str, ...], returning: tuple[str, ...],
+                     dialect: Any) -> Any:
+    quoted = ", ".join(f'"{name}"' for name in names)
+    record = ", ".join(f'"{name}" {_pg_type(table.c[name], dialect)}' for name in names)
+    sql = f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})'
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    return text(sql)
+
+
+@functools.cache
+def _sqlite_insert(table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]) -> Any:
     statement: Any = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict)) if conflict \
         else insert(table)
-    if returning:
-        return list(session.execute(statement.returning(*(table.c[n] for n in returning)), list(rows)).all())
-    session.execute(statement, list(rows))
-    return []
+    return statement.returning(*(table.c[n] for n in returning)) if returning else statement

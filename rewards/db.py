@@ -2,18 +2,27 @@
 
 SQLite follows SQLAlchemy's pysqlite recipe: the driver's own transaction handling is
 turned off and every transaction starts with ``BEGIN IMMEDIATE``, so writers queue on the
-database lock (``busy_timeout``) instead of failing half-way with "database is locked".
-WAL lets readers in other processes proceed while one writes.
+database lock instead of failing half-way with "database is locked". WAL lets readers in
+other processes proceed while one writes.
+
+Queueing for the lock is done here, not by SQLite's busy handler: that one sleeps 1, 2, 5,
+10... ms between tries, so with several gunicorn workers a writer slept for milliseconds
+while the lock sat free (a webhook's transaction takes about one). ``BEGIN IMMEDIATE`` is
+tried every fifth of a millisecond instead, for up to ``SQLITE_BUSY_TIMEOUT_MS``.
 """
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_LOCK_POLL_SECONDS = 0.0002
 
 
 def normalize_url(url: str) -> str:
@@ -49,7 +58,36 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        begin_immediate(connection)
+
+
+def begin_immediate(connection: Any) -> None:
+    """Take SQLite's write lock for the transaction SQLAlchemy is beginning on
+    ``connection``, trying often while another connection holds it. After
+    SQLITE_BUSY_TIMEOUT_MS the last try's "database is locked" is raised (as SQLAlchemy's
+    OperationalError, which webhooks answer with a 503 so the provider retries)."""
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout=0")  # fail at once while locked: we wait here, briefly
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error):
+                    break  # not the lock: the try below raises it the SQLAlchemy way
+            time.sleep(SQLITE_LOCK_POLL_SECONDS)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def one_of(column: Any, values: Sequence[Any]) -> Any:
+    """``column`` equals one of the constant ``values``: what ``column.in_(values)`` means,
+    but compiled once. An IN list is expanded afresh on every execution, which cost a
+    statement run on every message (rewards/standing.py) a fifth of its time."""
+    return or_(*(column == value for value in values))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

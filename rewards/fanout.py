@@ -179,4 +179,4 @@ def send_test(session: Session, campaign: Campaign, member: Member, now: datetim
         member_id=member.id, dedupe_key=f"campaign:{campaign.id}:test:{uuid.uuid4().hex}",
     )
     assert queued is not None  # a fresh key
-    return queued
+    return session.get_one(OutboxMessage, queued)

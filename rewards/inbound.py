@@ -10,15 +10,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from rewards.db import insert_or_skip
+from rewards.bulk import insert_many
 from rewards.models import InboundMessage
 
 
 def first_delivery(session: Session, program_id: int, channel: str, provider_message_id: str, now: datetime) -> bool:
     """Record the delivery; False when it was recorded before (do nothing more with it)."""
-    statement = (
-        insert_or_skip(session, InboundMessage, "program_id", "channel", "provider_message_id")
-        .values(program_id=program_id, channel=channel, provider_message_id=provider_message_id[:200], received_at=now)
-        .returning(InboundMessage.id)
-    )
-    return session.execute(statement).scalar() is not None
+    row = {"program_id": program_id, "channel": channel, "provider_message_id": provider_message_id[:200],
+           "received_at": now}
+    return bool(insert_many(session, InboundMessage.__table__, [row],
+                            conflict=("program_id", "channel", "provider_message_id"), returning=("id",)))

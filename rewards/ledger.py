@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from rewards.db import one_of
 from rewards.errors import InsufficientPoints, InvalidInput
 from rewards.models import LEDGER_KINDS, Code, LedgerEntry, Member, Purchase
 
@@ -33,13 +35,13 @@ def entry_exists(session: Session, program_id: int, key: str) -> bool:
     ) is not None
 
 
+_PENDING = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+    LedgerEntry.member_id == bindparam("member_id"), LedgerEntry.available_at > bindparam("now"))
+
+
 def pending_points(session: Session, member_id: int, now: datetime) -> int:
     """Points earned but still inside their return window (not yet spendable)."""
-    return session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.member_id == member_id, LedgerEntry.available_at > now
-        )
-    ) or 0
+    return int(session.scalar(_PENDING, {"member_id": member_id, "now": now}) or 0)
 
 
 def spendable(session: Session, member: Member, now: datetime) -> int:
@@ -128,33 +130,40 @@ def history(session: Session, member_id: int, limit: int = 10) -> list[LedgerEnt
 _CONSUMING = ("redeem", "expire", "forfeit", "code_return")
 
 
-def _expirable_columns(cutoff: datetime):  # type: ignore[no-untyped-def]
+def expirable_sum(cutoff: Any):  # type: ignore[no-untyped-def]
+    """The SQL sum of what may expire at ``cutoff`` (an instant or a bind parameter), over
+    the entries a query selects. Written on the table's columns, so a statement made only
+    of these runs as plain SQL, without the ORM's per-query work."""
+    entry = LedgerEntry.__table__.c
     old_credit = case(
         (
             and_(
-                LedgerEntry.lot_at <= cutoff,
+                entry.lot_at <= cutoff,
                 or_(
-                    LedgerEntry.kind.not_in(_CONSUMING + ("adjust",)),
-                    and_(LedgerEntry.kind == "adjust", LedgerEntry.amount > 0),
+                    ~one_of(entry.kind, _CONSUMING + ("adjust",)),
+                    and_(entry.kind == "adjust", entry.amount > 0),
                 ),
             ),
-            LedgerEntry.amount,
+            entry.amount,
         ),
         else_=0,
     )
     consumed = case(
         (
-            or_(LedgerEntry.kind.in_(_CONSUMING), and_(LedgerEntry.kind == "adjust", LedgerEntry.amount < 0)),
-            -LedgerEntry.amount,
+            or_(one_of(entry.kind, _CONSUMING), and_(entry.kind == "adjust", entry.amount < 0)),
+            -entry.amount,
         ),
         else_=0,
     )
     return func.coalesce(func.sum(old_credit), 0) - func.coalesce(func.sum(consumed), 0)
 
 
+_EXPIRABLE = select(expirable_sum(bindparam("cutoff"))).where(LedgerEntry.member_id == bindparam("member_id"))
+
+
 def expirable(session: Session, member_id: int, cutoff: datetime) -> int:
     """Points earned at or before ``cutoff`` that have not been spent, expired or reversed."""
-    value = session.scalar(select(_expirable_columns(cutoff)).where(LedgerEntry.member_id == member_id)) or 0
+    value = session.scalar(_EXPIRABLE, {"member_id": member_id, "cutoff": cutoff}) or 0
     return max(0, int(value))
 
 
@@ -177,7 +186,7 @@ def expirable_members(session: Session, program_id: int, cutoff: datetime, after
                       limit: int | None = None) -> list[int]:
     """Ids of members with points earned at or before ``cutoff`` still unspent, in id order
     from ``after_member_id`` (the clock reads them a chunk at a time)."""
-    due = _expirable_columns(cutoff)
+    due = expirable_sum(cutoff)
     return list(session.scalars(
         select(LedgerEntry.member_id)
         .where(LedgerEntry.program_id == program_id, LedgerEntry.member_id > after_member_id)
@@ -224,14 +233,6 @@ def oldest_open_lot(session: Session, member_id: int, cutoff: datetime) -> datet
             return lot_at  # type: ignore[no-any-return]
         consumed -= int(amount)
     return None
-
-
-def expiring_within(session: Session, member_id: int, after_days: int, now: datetime, days: int) -> int:
-    """Points that will have expired ``days`` from now unless spent, counting any already
-    due that the daily expiry job has not removed yet."""
-    if after_days <= 0:
-        return 0
-    return expirable(session, member_id, now + timedelta(days=days) - timedelta(days=after_days))
 
 
 # --- audit --------------------------------------------------------------------------

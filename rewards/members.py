@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import ledger, referrals, tiers
 from rewards.codes import new_member_code, normalize
@@ -25,26 +26,43 @@ from rewards.localtime import zone_for_phone
 from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
 from rewards.phones import looks_like_phone, parse_phone
 
+# Every message starts here: the identity comes with its program, its member and the
+# member's tier in one query, from a statement built once.
+_IDENTITY = select(Identity).where(
+    Identity.program_id == bindparam("program_id"), Identity.channel == bindparam("channel"),
+    Identity.address == bindparam("address"),
+).options(joinedload(Identity.program), joinedload(Identity.member))
+# "They wrote to us" is written with plain UPDATEs, not through the unit of work: every
+# message pays it, and an ORM flush of one changed column cost ten times the statement.
+_SEEN = update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
+    last_seen_at=bindparam("now"), unreachable_at=None, unreachable_reason=None)
+_ACTIVE = update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(
+    last_activity_at=bindparam("now"))
+
 
 def get_identity(session: Session, program_id: int, channel: str, address: str, now: datetime) -> Identity:
-    """The identity for this channel address, created on first contact."""
-    identity = session.scalar(
-        select(Identity).where(
-            Identity.program_id == program_id, Identity.channel == channel, Identity.address == address
-        )
-    )
+    """The identity for this channel address, created on first contact; marked seen ``now``
+    (and reachable again: they wrote, so they unblocked the bot, say)."""
+    identity = session.scalar(_IDENTITY, {"program_id": program_id, "channel": channel, "address": address})
     if identity is None:
+        if session.get(Program, program_id) is None:
+            raise InvalidInput(f"no program with id {program_id}")
         identity = Identity(
             program_id=program_id, channel=channel, address=address, first_seen_at=now, last_seen_at=now
         )
         session.add(identity)
         session.flush()
-    else:
-        identity.last_seen_at = now
-        # They wrote to us, so the address works again (they unblocked the bot, say).
-        identity.unreachable_at = None
-        identity.unreachable_reason = None
+        return identity
+    session.execute(_SEEN, {"identity_id": identity.id, "now": now})
+    for name, value in (("last_seen_at", now), ("unreachable_at", None), ("unreachable_reason", None)):
+        set_committed_value(identity, name, value)  # what the row now holds, with nothing left to flush
     return identity
+
+
+def record_activity(session: Session, member: Member, now: datetime) -> None:
+    """The member did something (wrote to us, bought): ``last_activity_at`` for audiences."""
+    session.execute(_ACTIVE, {"member_id": member.id, "now": now})
+    set_committed_value(member, "last_activity_at", now)
 
 
 def notice_identity(session: Session, member: Member, channels: Collection[str]) -> Identity | None:
@@ -143,9 +161,10 @@ def join(
     """Create the member for ``identity`` (who has consented), pay the join bonus, settle
     any referral the identity came with."""
     # One sign-up per contact even when "yes" arrives twice at once: lock the identity row
-    # and read it again (flushing first, so the refresh keeps this turn's changes).
+    # and read it again (flushing first, so the refresh keeps this turn's changes). OF
+    # identities: the member comes joined on the nullable side, which PostgreSQL cannot lock.
     session.flush()
-    session.refresh(identity, with_for_update=True)
+    session.refresh(identity, with_for_update={"of": Identity})
     if identity.member_id is not None:
         raise Refused("already a member", reason="already_member")
     if phone is not None and by_phone(session, program.id, phone) is not None:

@@ -87,8 +87,10 @@ class Program(Base):
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     timezone: Mapped[str] = mapped_column(String(64))
-    # The validated program file, as loaded; rules are read from here.
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The validated program file, as loaded; rules are read from here. Deferred: loaded only
+    # when rewards.programs.config_of has not parsed this load yet (every message loads the
+    # program row, and decoding this JSON each time cost more than the rest of the row).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     loaded_at: Mapped[datetime]
 
 
@@ -199,6 +201,7 @@ class Identity(Base):
     stopped_at: Mapped[datetime | None]
 
     member: Mapped[Member | None] = relationship()
+    program: Mapped[Program] = relationship()
 
 
 class InboundMessage(Base):

@@ -22,11 +22,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rewards.bulk import insert_many
-from rewards.db import insert_or_skip
 from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
 
 # Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
 INSERT_CHUNK = 500
+# Set in ``session.info`` once this transaction has queued a row: whoever composes the
+# application (web/sender_runtime.py) wakes the senders when it commits.
+QUEUED = "loyalty.outbox_queued"
 
 
 def _row(
@@ -46,13 +48,16 @@ def enqueue(
     session: Session, program_id: int, channel: str, address: str, payload: Mapping[str, Any], kind: str,
     now: datetime, member_id: int | None = None, dedupe_key: str | None = None,
     available_at: datetime | None = None,
-) -> OutboxMessage | None:
-    """Queue one message; None when a row with this ``dedupe_key`` already exists (the
-    database decides, so concurrent writers of the same key make one row)."""
-    values = _row(program_id, channel, address, payload, kind, now, member_id, dedupe_key, available_at)
-    statement = insert_or_skip(session, OutboxMessage, "program_id", "dedupe_key").values(**values).returning(OutboxMessage.id)
-    new_id = session.execute(statement).scalar()
-    return None if new_id is None else session.get(OutboxMessage, new_id)
+) -> int | None:
+    """Queue one message; its id, or None when a row with this ``dedupe_key`` already exists
+    (the database decides, so concurrent writers of the same key make one row)."""
+    row = _row(program_id, channel, address, payload, kind, now, member_id, dedupe_key, available_at)
+    inserted = insert_many(session, OutboxMessage.__table__, [row], conflict=("program_id", "dedupe_key"),
+                           returning=("id",))
+    if not inserted:
+        return None
+    session.info[QUEUED] = True
+    return int(inserted[0][0])
 
 
 def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]], now: datetime) -> int:
@@ -77,7 +82,10 @@ def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]], now: datet
         chunk.append(_row(now=now, **row))
         if len(chunk) >= INSERT_CHUNK:
             queued += flush()
-    return queued + flush()
+    queued += flush()
+    if queued:
+        session.info[QUEUED] = True
+    return queued
 
 
 def claimable(now: datetime, channels: Collection[str] | None = None) -> Any:

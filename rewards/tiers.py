@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from rewards.events import TierChanged
@@ -27,12 +27,11 @@ class TierProgress:
     points_to_next: int
 
 
+_ACTIVE = select(Tier).where(Tier.program_id == bindparam("program_id"), Tier.retired.is_(False)).order_by(Tier.threshold)
+
+
 def active_tiers(session: Session, program_id: int) -> list[Tier]:
-    return list(
-        session.scalars(
-            select(Tier).where(Tier.program_id == program_id, Tier.retired.is_(False)).order_by(Tier.threshold)
-        )
-    )
+    return list(session.scalars(_ACTIVE, {"program_id": program_id}))
 
 
 def qualifying_points(session: Session, member_id: int, now: datetime, window_days: int) -> int:
@@ -54,8 +53,11 @@ def tier_for(tiers: list[Tier], points: int) -> Tier:
 
 
 def progress(session: Session, member: Member, now: datetime, window_days: int) -> TierProgress:
-    tiers = active_tiers(session, member.program_id)
-    points = qualifying_points(session, member.id, now, window_days)
+    return progress_at(active_tiers(session, member.program_id), qualifying_points(session, member.id, now, window_days))
+
+
+def progress_at(tiers: list[Tier], points: int) -> TierProgress:
+    """Where ``points`` qualifying points stand among ``tiers`` (lowest threshold first)."""
     tier = tier_for(tiers, points)
     higher = [t for t in tiers if t.threshold > points]
     next_tier = higher[0] if higher else None

@@ -1,6 +1,6 @@
 """Running due campaigns: the loop around ``rewards.fanout.fan_out`` that commits a chunk
 at a time (a short transaction each, so webhooks are not held behind a big campaign on
-SQLite) and wakes the sender after each. The clock's campaign job, ``loyalty campaign
+SQLite; the senders start on each chunk as it commits). The clock's campaign job, ``loyalty campaign
 send-due`` and ``campaign create --now`` (through web/campaign_runs.py) use it.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ class RunTotals:
 
 
 def run_campaign(sessions: sessionmaker[Session], campaign_id: int, clock: Callable[[], datetime],
-                 channels: Collection[str], *, batch: int = BATCH, wake: Callable[[], None] = lambda: None,
+                 channels: Collection[str], *, batch: int = BATCH,
                  on_progress: Callable[[RunTotals], None] | None = None) -> RunTotals:
     """Fan out one campaign's due run to the end, a transaction per ``batch`` members."""
     totals: RunTotals | None = None
@@ -51,8 +51,6 @@ def run_campaign(sessions: sessionmaker[Session], campaign_id: int, clock: Calla
             totals = totals or RunTotals(campaign.id, campaign.name)
             step = fan_out(session, campaign, clock(), list(channels), limit=batch)
         totals.add(step)
-        if step.queued:
-            wake()
         if on_progress is not None and step.looked_at:
             on_progress(totals)
         if step.done:
@@ -60,10 +58,10 @@ def run_campaign(sessions: sessionmaker[Session], campaign_id: int, clock: Calla
 
 
 def send_due(sessions: sessionmaker[Session], clock: Callable[[], datetime], channels: Collection[str],
-             program_id: int | None = None, *, batch: int = BATCH, wake: Callable[[], None] = lambda: None,
+             program_id: int | None = None, *, batch: int = BATCH,
              on_progress: Callable[[RunTotals], None] | None = None) -> list[RunTotals]:
     """Every campaign due now (of one program, or all), fanned out in turn."""
     with sessions.begin() as session:
         due = [c.id for c in campaigns.due(session, clock(), program_id)]
-    return [run_campaign(sessions, campaign_id, clock, channels, batch=batch, wake=wake, on_progress=on_progress)
+    return [run_campaign(sessions, campaign_id, clock, channels, batch=batch, on_progress=on_progress)
             for campaign_id in due]

@@ -96,12 +96,12 @@ class Clock:
 
     def __init__(
         self, sessions: sessionmaker[Session], program_id: int, zone: str, run_at: tuple[int, int],
-        channels: Collection[str], *, clock: Callable[[], datetime] = utcnow, wake: Callable[[], None] = lambda: None,
+        channels: Collection[str], *, clock: Callable[[], datetime] = utcnow,
         report: Callable[[str], None] = log.info, guard: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sessions, self.program_id, self.zone, self.run_at = sessions, program_id, zone, run_at
         self.channels = list(channels)
-        self.clock, self.wake, self.report, self.guard = clock, wake, report, guard
+        self.clock, self.report, self.guard = clock, report, guard
         # APScheduler says every job added, run and removed at INFO; the clock reports its
         # own lines (``report``), so keep the library to warnings unless asked otherwise.
         if logging.getLogger("apscheduler").level == logging.NOTSET:
@@ -139,7 +139,7 @@ class Clock:
 
     def _campaigns(self, sessions: sessionmaker[Session], program_id: int, now: datetime,
                    channels: Collection[str]) -> JobResult:
-        return jobs.run_campaigns(sessions, program_id, now, channels, wake=self.wake)
+        return jobs.run_campaigns(sessions, program_id, now, channels)
 
     def run(self, name: str) -> list[JobResult]:
         """Run one job now; the scheduler calls this. A failing part is logged and the rest
@@ -163,8 +163,6 @@ class Clock:
                 self.report(f"  {name}: {getattr(function, '__name__', function)} failed (see the log); retried next time")
                 continue
             results.append(result)
-            if result.queued:
-                self.wake()
             if not routine or result.changed or result.queued:
                 self.report(("  " if not routine else "") + result.line())
         if not routine:

@@ -284,11 +284,10 @@ def run_surveys(sessions: sessionmaker[Session], program_id: int, now: datetime,
 # --- campaigns ------------------------------------------------------------------------
 
 
-def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str],
-                  wake: Callable[[], None] = lambda: None) -> JobResult:
+def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str]) -> JobResult:
     """Fan out every campaign due now (scheduler/campaigns.py): a run twice sends nothing twice."""
     result = JobResult("campaigns")
-    for totals in campaigns.send_due(sessions, lambda: now, channels, program_id, wake=wake):
+    for totals in campaigns.send_due(sessions, lambda: now, channels, program_id):
         result.changed += 1
         result.looked_at += totals.looked_at
         result.queued += totals.queued

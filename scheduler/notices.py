@@ -45,6 +45,6 @@ def tell(session: Session, config: ProgramConfig, member: Member, event: Event, 
     if identity is None or (promotional and identity.marketing_opt_out):
         return None
     reply = render(event, translator(member.language))
-    row = outbox.enqueue(session, member.program_id, identity.channel, identity.address, to_payload(reply), "notice",
+    queued = outbox.enqueue(session, member.program_id, identity.channel, identity.address, to_payload(reply), "notice",
                          now, member_id=member.id, dedupe_key=key, available_at=deliver_at(config, member, now))
-    return identity if row is not None else None
+    return identity if queued is not None else None

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from channels.inbox import notify
-from rewards import apikeys, earning, ledger, members, redemption, tiers
+from rewards import apikeys, earning, members, redemption
 from rewards.config import ProgramConfig
 from rewards.errors import LoyaltyError
 from rewards.events import Event
 from rewards.models import ApiKey, Program
 from rewards.programs import config_of
+from rewards.standing import standing
 from web.app import SetupError, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -75,12 +76,11 @@ class Call:
     program: Program
     config: ProgramConfig
     now: datetime
-    queued: int = 0  # outbox rows written: the sender is woken once the transaction commits
 
     def notify(self, events: list[Event]) -> None:
         """Queue the member's chat messages for ``events`` (on the channel they last wrote
-        from), in this request's transaction."""
-        self.queued += notify(self.session, events, self.now, runtime().enabled_channels)
+        from), in this request's transaction; the senders are woken when it commits."""
+        notify(self.session, events, self.now, runtime().enabled_channels)
 
     @property
     def actor(self) -> str:
@@ -114,10 +114,7 @@ def endpoint(handler: Callable[..., Any]) -> Callable[..., Any]:
             if program is None:  # pragma: no cover - the foreign key rules it out
                 raise ApiError(401, "unauthorized", "this API key has no program")
             call = Call(session, key, program, config_of(program), now)
-            response = handler(call, **kwargs)
-        if call.queued:
-            rt.wake_sender()
-        return response
+            return handler(call, **kwargs)
 
     return wrapper
 
@@ -192,11 +189,12 @@ def refund_purchase(call: Call, receipt_id: str) -> Any:
 @endpoint
 def get_member(call: Call, customer: str) -> Any:
     member = members.find(call.session, call.program.id, _path_text(customer, "phone or member code"))
-    progress = tiers.progress(call.session, member, call.now, call.config.tier_rules.window_days)
+    figures = standing(call.session, call.config, member, call.now)
+    progress = figures.progress
     return jsonify(
         member_code=member.code,
         balance=member.balance,
-        spendable=ledger.spendable(call.session, member, call.now),
+        spendable=figures.spendable,
         tier=progress.tier.name,
         next_tier=progress.next_tier.name if progress.next_tier else None,
         points_to_next_tier=progress.points_to_next if progress.next_tier else None,

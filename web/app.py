@@ -22,7 +22,7 @@ from rewards.errors import LoyaltyError, NotFound
 from rewards.models import Program
 from rewards.programs import config_of, get_program, sync_program
 from web import database, wiring
-from web.sender_runtime import notifier
+from web.sender_runtime import wake_on_commit
 from web.settings import Settings
 
 log = logging.getLogger("loyalty")
@@ -43,13 +43,17 @@ class Runtime:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = utcnow
     program_slug: str | None = None
-    # Called after a transaction that queued outbox rows has committed: wakes an in-process
-    # sender (``loyalty serve``) or notifies separate workers. Set where the sender is started.
+    # Called after any transaction of ``sessions`` that queued outbox rows has committed
+    # (web/sender_runtime.py wake_on_commit; on PostgreSQL the transaction has also notified
+    # the senders of other processes): wakes a sender in this process. Set where one runs.
     wake_sender: Callable[[], None] = lambda: None
     telegram_username: str | None = None  # the bot's @name, learnt from getMe, for invite links
     _ready: bool = field(default=False, repr=False)
     _program_id: int | None = field(default=None, repr=False)
     _program_loaded: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        wake_on_commit(self.sessions, lambda: self.wake_sender())
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -82,13 +86,10 @@ class Runtime:
 
     def receive(self, message: IncomingMessage, via: Callable[..., Received] = receive) -> Received:
         """One incoming chat message, handled and its replies queued in one transaction;
-        the sender is woken once it has committed. ``via`` is ``channels.inbox.receive`` or
+        the senders are woken once it has committed. ``via`` is ``channels.inbox.receive`` or
         a channel's own front to it (Twilio's carrier keywords), with the same arguments."""
         with self.transaction() as session:
-            received = via(session, message, self.clock(), self.enabled_channels, self.bot_settings())
-        if received.queued:
-            self.wake_sender()
-        return received
+            return via(session, message, self.clock(), self.enabled_channels, self.bot_settings())
 
     def bot_settings(self) -> BotSettings:
         """Invite links name only the channels that are on."""
@@ -146,8 +147,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.config.update(overrides)
     engine = make_engine(settings.database_url)
-    # Waking other processes' senders (NOTIFY on PostgreSQL); `loyalty serve` adds its own.
-    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine), wake_sender=notifier(engine))
+    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine))
 
     from web import api  # here, not at the top: web.api imports this module
 

@@ -178,7 +178,6 @@ def test_send_command(campaign_id: str, to: str) -> None:
         member = members.find(session, program.id, to)
         message = send_test(session, found, member, rt.clock(), rt.enabled_channels)
         click.echo(f"test message queued for member {member.code} on {message.channel}")
-    rt.wake_sender()
 
 
 @command(campaign, "cancel")

@@ -18,7 +18,7 @@ def run_campaign(rt: Runtime, campaign_id: int, batch: int = BATCH,
     """Fan out one campaign's due run to the end, a transaction per ``batch`` members."""
     rt.ensure_schema()
     return campaigns.run_campaign(rt.sessions, campaign_id, rt.clock, rt.enabled_channels, batch=batch,
-                                  wake=rt.wake_sender, on_progress=on_progress)
+                                  on_progress=on_progress)
 
 
 def send_due(rt: Runtime, program_id: int | None = None, batch: int = BATCH,
@@ -26,4 +26,4 @@ def send_due(rt: Runtime, program_id: int | None = None, batch: int = BATCH,
     """Every campaign due now (of one program, or all), fanned out in turn."""
     rt.ensure_schema()
     return campaigns.send_due(rt.sessions, rt.clock, rt.enabled_channels, program_id, batch=batch,
-                              wake=rt.wake_sender, on_progress=on_progress)
+                              on_progress=on_progress)

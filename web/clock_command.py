@@ -38,7 +38,7 @@ def for_runtime(rt: Runtime, report: Callable[[str], None]) -> Running:
         program_id = program.id
     lock = AdvisoryLock(rt.engine, program_id)
     clock = Clock(rt.sessions, program_id, config.timezone, config.automations.run_time, rt.enabled_channels,
-                  clock=rt.clock, wake=lambda: rt.wake_sender(), report=report, guard=lock.held)
+                  clock=rt.clock, report=report, guard=lock.held)
     return Running(clock, lock, config)
 
 

@@ -1,12 +1,15 @@
 """The outbox sender as a running thing: its rate limits from the settings, a thread of its
 own (inside ``loyalty serve``, or the whole of ``loyalty worker``), and how it is woken.
 
-Waking, fastest first:
+Waking, fastest first (``wake_on_commit`` sets it up for every session of a runtime, so no
+caller has to remember it):
 - a sender in the same process is woken directly once a transaction that queued rows has
   committed (``Runtime.wake_sender``), so a reply leaves within milliseconds;
-- on PostgreSQL every committing process also runs ``SELECT pg_notify('loyalty_outbox', '')``
-  and every sender LISTENs on a connection of its own, so a separate ``loyalty worker``
-  hears about a webhook's reply as fast;
+- on PostgreSQL that transaction also runs ``SELECT pg_notify('loyalty_outbox', '')`` before
+  it commits, and every sender LISTENs on a connection of its own: the server delivers the
+  notification when (and only if) the rows are committed, so a separate ``loyalty worker``
+  hears about a webhook's reply as fast, at the cost of one statement in the webhook's
+  transaction rather than a transaction of its own;
 - a short poll catches the rest: another process on SQLite, a retry or a 429 pause coming
   due, a dead sender's lease running out, a notification lost while reconnecting.
 However it is woken, a row is claimed by one sender only (rewards/outbox.py), so any number
@@ -22,12 +25,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
+from rewards import outbox
 from rewards.errors import ConfigError
 from rewards.models import OutboxMessage
 from web import wiring
@@ -143,22 +146,35 @@ class CountingAdapter:
 # -- waking ------------------------------------------------------------------------------------
 
 
-def notifier(engine: Engine) -> Callable[[], None]:
-    """What a committing process calls to wake senders in other processes: NOTIFY on
-    PostgreSQL; nothing on SQLite (they poll)."""
-    if engine.dialect.name != "postgresql":
-        return lambda: None
-    statement = text("SELECT pg_notify(:channel, '')")
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
-    def notify() -> None:
-        try:
-            with engine.begin() as conn:
-                conn.execute(statement, {"channel": NOTIFY_CHANNEL})
-        except SQLAlchemyError as error:  # the rows are committed; a poll will find them
-            log.warning("could not notify the senders (%s); they will find the message on their next poll",
-                        type(error).__name__)
 
-    return notify
+def announce(session: Session) -> None:
+    """Inside a transaction that queued outbox rows: on PostgreSQL, NOTIFY the senders of
+    every process, delivered by the server when the transaction commits (never if it rolls
+    back). Nothing on SQLite: senders in other processes watch the file instead."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+
+
+def wake_on_commit(sessions: sessionmaker[Session], wake_here: Callable[[], None]) -> None:
+    """Make every transaction of ``sessions`` that queued outbox rows (rewards/outbox.py
+    marks it) wake the senders: ``announce`` before it commits, ``wake_here()`` (senders in
+    this process) after."""
+
+    @event.listens_for(sessions, "before_commit")
+    def _before_commit(session: Session) -> None:
+        if session.info.get(outbox.QUEUED):
+            announce(session)
+
+    @event.listens_for(sessions, "after_commit")
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(outbox.QUEUED, False):
+            wake_here()
+
+    @event.listens_for(sessions, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(outbox.QUEUED, None)  # nothing was queued after all
 
 
 def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event, *,

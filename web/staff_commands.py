@@ -17,18 +17,17 @@ from web.app import runtime
 from web.cli import cli, command
 
 
-def _echo_events(session: Session, events: list[Event]) -> int:
+def _echo_events(session: Session, events: list[Event]) -> None:
     """Show the member's messages and queue them for their chat (the channel they last wrote
-    from); returns how many were queued."""
+    from); the senders are woken when the transaction commits."""
     rt = runtime()
     for member, reply in for_events(session, events):
         click.echo(f"  message to member {member.code}: {reply.text}")
     if not events:
-        return 0
+        return
     queued = notify(session, events, rt.clock(), rt.enabled_channels)
     click.echo(f"  queued {queued} chat message(s), each on the channel its member last wrote from" if queued
                else "  no chat message queued: the member has not written on a channel that is on")
-    return queued
 
 
 @command(cli, "purchase")
@@ -48,9 +47,7 @@ def purchase_command(customer: str, amount: str, receipt_id: str, staff: str) ->
             click.echo(f"receipt {receipt_id} was already recorded ({shown}, {result.points} points): nothing earned again")
             return
         click.echo(f"recorded {shown} for member {member.code}: +{result.points} points, balance {result.member.balance}")
-        queued = _echo_events(session, result.events)
-    if queued:
-        rt.wake_sender()
+        _echo_events(session, result.events)
 
 
 @command(cli, "refund")
@@ -66,9 +63,7 @@ def refund_command(receipt_id: str, staff: str) -> None:
             f"refunded receipt {receipt_id}: -{result.points} points for member {result.member.code},"
             f" balance {result.member.balance}"
         )
-        queued = _echo_events(session, result.events)
-    if queued:
-        rt.wake_sender()
+        _echo_events(session, result.events)
 
 
 @command(cli, "redeem")

@@ -86,9 +86,9 @@ def test_a_token_bucket_refills_while_idle_up_to_its_burst() -> None:
 
 
 def queue(session: Session, program: Program, kind: str, text: str, address: str = "chat-1", channel: str = "fake") -> int:
-    row = outbox.enqueue(session, program.id, channel, address, to_payload(Reply(text)), kind, T0)
-    assert row is not None
-    return row.id
+    queued = outbox.enqueue(session, program.id, channel, address, to_payload(Reply(text)), kind, T0)
+    assert queued is not None
+    return queued
 
 
 def rows(sessions: sessionmaker[Session]) -> dict[int, OutboxMessage]:

@@ -14,6 +14,7 @@ from rewards import catalog, earning, ledger, redemption, tiers
 from rewards.errors import AlreadyDone, InsufficientPoints, InvalidInput, NotFound, Refused
 from rewards.events import PointsEarned, PointsReversed, TierChanged
 from rewards.models import LedgerEntry, Member, Program, Purchase
+from rewards.standing import standing
 
 DAY = timedelta(days=1)
 # The tests whose SQL leans on dates, sums and locks run on both databases.
@@ -385,3 +386,6 @@ def test_progress_counts_purchase_points_in_the_window_only(session, join, gold_
         "Bronze", 380, "Silver", 120)
     later = tiers.progress(session, member, T0 + (config.tier_rules.window_days + 1) * DAY, config.tier_rules.window_days)
     assert (later.points, later.points_to_next) == (0, 500)
+    # What a "balance" answer reads, in one pass over the ledger, agrees.
+    assert standing(session, config, member, T0).progress == progress
+    assert standing(session, config, member, T0 + (config.tier_rules.window_days + 1) * DAY).progress == later

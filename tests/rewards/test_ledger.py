@@ -11,9 +11,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rewards import earning, ledger, members, redemption
+from rewards.config import Expiry
 from rewards.errors import InsufficientPoints, InvalidInput
 from rewards.models import LedgerEntry, Member
 from rewards.programs import sync_program
+from rewards.standing import standing
 
 DAY = timedelta(days=1)
 # The tests whose SQL leans on dates, sums and locks run on both databases.
@@ -237,6 +239,7 @@ def test_pending_points_are_not_spendable_until_the_return_window_passes(session
     assert member.balance == 250
     assert ledger.pending_points(session, member.id, T0) == 200
     assert ledger.spendable(session, member, T0) == 50
+    assert (standing(session, config, member, T0).pending, standing(session, config, member, T0).spendable) == (200, 50)
     last_second = T0 + 14 * DAY - timedelta(seconds=1)
     assert ledger.spendable(session, member, last_second) == 50
     with pytest.raises(InsufficientPoints) as refused:
@@ -246,6 +249,7 @@ def test_pending_points_are_not_spendable_until_the_return_window_passes(session
 
     assert ledger.pending_points(session, member.id, T0 + 14 * DAY) == 0
     assert ledger.spendable(session, member, T0 + 14 * DAY) == 250
+    assert standing(session, config, member, T0 + 14 * DAY).spendable == 250
     redemption.issue(session, config, member, reward_row("cake"), T0 + 14 * DAY)
     session.commit()
     assert member.balance == 50
@@ -305,16 +309,22 @@ def test_expiring_twice_expires_nothing_twice(session, aged_member, program, ent
     assert aged_member.balance == 300
 
 
-def test_nothing_expires_before_its_time_or_when_expiry_is_off(session, aged_member, program, T0):
+def expiring_soon(session, config, member, now, after_days, days):  # type: ignore[no-untyped-def]
+    """What a "balance" answer says will expire within ``days``."""
+    config = replace(config, expiry=Expiry(after_days=after_days, remind_days_before=days))
+    return standing(session, config, member, now).expiring_soon
+
+
+def test_nothing_expires_before_its_time_or_when_expiry_is_off(session, aged_member, program, demo_config, T0):
     assert ledger.expire_points(session, program.id, 100, T0 + 100 * DAY - timedelta(seconds=1)) == []
     assert ledger.expire_points(session, program.id, 0, T0 + 1000 * DAY) == []
-    assert ledger.expiring_within(session, aged_member.id, 0, T0 + 1000 * DAY, 14) == 0
+    assert expiring_soon(session, demo_config, aged_member, T0 + 1000 * DAY, 0, 14) == 0
     assert aged_member.balance == 350
 
 
 @both_databases
-def test_expiring_within_says_what_will_expire_unless_spent(session, aged_member, program, T0):
-    soon = lambda day, days: ledger.expiring_within(session, aged_member.id, 100, T0 + day * DAY, days)  # noqa: E731
+def test_expiring_soon_says_what_will_expire_unless_spent(session, aged_member, program, demo_config, T0):
+    soon = lambda day, days: expiring_soon(session, demo_config, aged_member, T0 + day * DAY, 100, days)  # noqa: E731
     assert soon(80, 14) == 0  # the day-0 lot expires on day 100
     assert soon(90, 14) == 50  # what is left of it
     assert soon(90, 40) == 350  # and the day-20 lot; the refunded day-10 lot never counts

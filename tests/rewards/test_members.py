@@ -138,6 +138,31 @@ def test_an_identity_is_created_on_first_contact_and_remembered(session, program
     again = members.get_identity(session, program.id, "telegram", "chat-1", T0 + DAY)
     assert again.id == first.id and (again.first_seen_at, again.last_seen_at) == (T0, T0 + DAY)
     assert members.get_identity(session, program.id, "sms", "chat-1", T0).id != first.id
+    session.commit()
+    session.expire_all()  # what the rows hold, not what the session remembers
+    assert session.get(Identity, first.id).last_seen_at == T0 + DAY
+
+
+def test_writing_again_makes_an_unreachable_address_reachable(session, program, T0):
+    identity = members.get_identity(session, program.id, "telegram", "chat-1", T0)
+    members.mark_unreachable(session, program.id, "telegram", "chat-1", "bot was blocked by the user", T0)
+    session.commit()
+    session.expire_all()
+    assert session.get(Identity, identity.id).unreachable_at == T0
+    again = members.get_identity(session, program.id, "telegram", "chat-1", T0 + DAY)
+    assert (again.unreachable_at, again.unreachable_reason) == (None, None)
+    session.commit()
+    session.expire_all()
+    assert (session.get(Identity, identity.id).unreachable_at, session.get(Identity, identity.id).unreachable_reason) == (None, None)
+
+
+def test_activity_is_written_to_the_member_row(session, join, T0):
+    member = join()
+    members.record_activity(session, member, T0 + DAY)
+    assert member.last_activity_at == T0 + DAY
+    session.commit()
+    session.expire_all()
+    assert session.get(Member, member.id).last_activity_at == T0 + DAY
 
 
 # --- birthdays ----------------------------------------------------------------------------

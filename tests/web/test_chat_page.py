@@ -179,7 +179,7 @@ def test_the_cursor_never_jumps_a_row_still_to_be_sent(shop: Shop) -> None:
     """A reply sent before an older notice: the page waits for the notice, shows both."""
     with shop.rt.transaction() as session:
         ids = [
-            outbox.enqueue(session, shop.program_id, "web", BEN, to_payload(Reply(text, kind=kind)), kind, T0).id  # type: ignore[union-attr]
+            outbox.enqueue(session, shop.program_id, "web", BEN, to_payload(Reply(text, kind=kind)), kind, T0)
             for text, kind in (("notice first", "notice"), ("reply second", "reply"))
         ]
         outbox.claim(session, "w", T0, 1, 60)  # the reply, by priority
@@ -195,8 +195,8 @@ def test_the_cursor_never_jumps_a_row_still_to_be_sent(shop: Shop) -> None:
 def test_a_qr_is_served_only_for_sent_web_rows(shop: Shop) -> None:
     qr = to_payload(Reply("your code", image=QrImage("qr", "ABCD-EFGH-JKLMN", "code.png")))
     with shop.rt.transaction() as session:
-        web = outbox.enqueue(session, shop.program_id, "web", BEN, qr, "reply", T0).id  # type: ignore[union-attr]
-        other = outbox.enqueue(session, shop.program_id, "sms", BEN, qr, "reply", T0).id  # type: ignore[union-attr]
+        web = outbox.enqueue(session, shop.program_id, "web", BEN, qr, "reply", T0)
+        other = outbox.enqueue(session, shop.program_id, "sms", BEN, qr, "reply", T0)
     assert shop.client.get(f"/chat/qr/{web}.png", query_string={"phone": BEN}).status_code == 404  # not sent yet
     deliver(shop)
     assert shop.client.get(f"/chat/qr/{web}.png", query_string={"phone": BEN}).status_code == 200

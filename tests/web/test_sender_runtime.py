@@ -1,14 +1,28 @@
-"""Waking senders in other processes: NOTIFY after a commit, a LISTEN thread that comes
-back after losing its connection (PostgreSQL); a data_version watcher on SQLite."""
+"""Waking senders: a transaction that queued outbox rows wakes this process's sender after
+it commits and NOTIFYs other processes' as it commits (PostgreSQL), never for a rollback;
+a LISTEN thread that comes back after losing its connection; a data_version watcher on
+SQLite."""
 from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
-from web.sender_runtime import listen, notifier, watch_sqlite
+from rewards import outbox
+from rewards.db import session_factory
+from rewards.models import Program
+from web.sender_runtime import announce, listen, wake_on_commit, watch_sqlite
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def notify_now(engine: Engine) -> None:
+    with session_factory(engine).begin() as session:
+        announce(session)
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
@@ -20,7 +34,7 @@ def test_the_listener_wakes_on_notify_and_survives_a_lost_connection(engine: Eng
     try:
         assert woken.wait(5), "no wake once listening (rows queued before it listened)"
         woken.clear()
-        notifier(engine)()
+        notify_now(engine)
         assert woken.wait(2), "NOTIFY did not wake it"
         with engine.begin() as conn:  # the server drops our listener's connection
             killed = conn.execute(text(
@@ -30,7 +44,7 @@ def test_the_listener_wakes_on_notify_and_survives_a_lost_connection(engine: Eng
         woken.clear()
         assert woken.wait(5), "no wake after reconnecting"
         woken.clear()
-        notifier(engine)()
+        notify_now(engine)
         assert woken.wait(2), "NOTIFY did not wake it after the reconnect"
     finally:
         stop.set()
@@ -39,7 +53,50 @@ def test_the_listener_wakes_on_notify_and_survives_a_lost_connection(engine: Eng
 
 
 def test_notifying_on_sqlite_does_nothing(engine: Engine) -> None:
-    notifier(engine)()  # no error, no statement: SQLite senders poll
+    notify_now(engine)  # no error, no statement: SQLite senders watch the file
+
+
+both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+
+
+@both_databases
+def test_a_transaction_that_queued_rows_wakes_the_senders_once_it_commits(
+    engine: Engine, sessions: sessionmaker[Session], program: Program,
+) -> None:
+    here: list[int] = []
+    wake_on_commit(sessions, lambda: here.append(queued_rows()))
+    elsewhere = threading.Event()
+    stop = threading.Event()
+
+    def queued_rows() -> int:  # as a sender sees the table: committed rows only
+        with sessions() as s:
+            return outbox.counts(s, program.id)["queued"]
+
+    listener = None
+    if engine.dialect.name == "postgresql":
+        listener = threading.Thread(target=listen, args=(engine, elsewhere.set, stop), kwargs={"timeout": 0.05})
+        listener.start()
+        assert elsewhere.wait(5)  # the wake every listener gives itself on (re)connecting
+        elsewhere.clear()
+    try:
+        with sessions.begin() as session:  # a transaction that queues nothing wakes nobody
+            session.get(Program, program.id)
+        with pytest.raises(RuntimeError), sessions.begin() as session:  # nor one rolled back
+            outbox.enqueue(session, program.id, "telegram", "42", {"text": "lost"}, "reply", T0)
+            raise RuntimeError("the webhook failed")
+        assert here == [] and not elsewhere.wait(0.3)
+
+        with sessions.begin() as session:
+            outbox.enqueue(session, program.id, "telegram", "42", {"text": "hi"}, "reply", T0)
+            outbox.enqueue(session, program.id, "telegram", "42", {"text": "again"}, "reply", T0)
+            assert here == [] and not elsewhere.is_set()  # not before the rows are there
+        assert here == [2]  # once, after the commit: both rows visible
+        if listener is not None:
+            assert elsewhere.wait(2), "other processes were not notified"
+    finally:
+        stop.set()
+        if listener is not None:
+            listener.join(5)
 
 
 def test_the_sqlite_watcher_wakes_when_another_connection_commits(engine: Engine) -> None:

@@ -1,0 +1,59 @@
+"""Where a member stands: balance, what is spendable, tier progress and points expiring soon.
+
+What a "balance" answer shows, what ``GET /api/v1/members/<id>`` returns and what staff see,
+worked out the same way for all three. The three ledger sums it needs (qualifying points in
+the tier window, points still in their return period, points that could expire) come from
+one pass over the member's entries, with a statement built once: "balance" is the message
+customers send most, and each answer is a webhook's whole transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy.orm import Session
+
+from rewards import ledger, tiers
+from rewards.config import ProgramConfig
+from rewards.db import one_of
+from rewards.models import LedgerEntry, Member
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    balance: int
+    pending: int  # earned but inside the return period, not yet spendable
+    progress: tiers.TierProgress
+    expiring_soon: int  # expire within the program's reminder days unless spent (0: expiry off)
+
+    @property
+    def spendable(self) -> int:
+        return self.balance - self.pending
+
+
+_ENTRY = LedgerEntry.__table__.c  # plain SQL: no ORM entity in the statement, no ORM work to run it
+
+
+def _sum_where(condition):  # type: ignore[no-untyped-def]
+    return func.coalesce(func.sum(case((condition, _ENTRY.amount), else_=0)), 0)
+
+
+_FIGURES = select(
+    _sum_where(and_(_ENTRY.lot_at > bindparam("window_start"), one_of(_ENTRY.kind, tiers.QUALIFYING_KINDS))),
+    _sum_where(_ENTRY.available_at > bindparam("now")),
+    ledger.expirable_sum(bindparam("expiry_cutoff")),
+).where(_ENTRY.member_id == bindparam("member_id"))
+
+
+def standing(session: Session, config: ProgramConfig, member: Member, now: datetime) -> Standing:
+    expiry = config.expiry
+    # Points earned at or before this instant have expired by ``remind_days_before`` from now.
+    cutoff = now + timedelta(days=expiry.remind_days_before) - timedelta(days=expiry.after_days)
+    qualifying, pending, expirable = session.execute(_FIGURES, {
+        "member_id": member.id, "now": now, "expiry_cutoff": cutoff,
+        "window_start": now - timedelta(days=config.tier_rules.window_days),
+    }).one()
+    progress = tiers.progress_at(tiers.active_tiers(session, member.program_id), int(qualifying))
+    soon = max(0, int(expirable)) if expiry.after_days > 0 else 0
+    return Standing(member.balance, int(pending), progress, soon)
