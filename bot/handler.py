@@ -47,7 +47,7 @@ def respond(session: Session, message: IncomingMessage, now, settings: BotSettin
     config = config_of(program)
     if identity.member is None and message.phone:
         members.link_phone(session, identity, message.phone)
-    intent = match((message.payload or message.text or "")[:MAX_TEXT], identity.menu)
+    intent = match(words_of(message), identity.menu)
     language = _language(identity, message, intent, config.default_language)
     turn = Turn(session, program, config, identity, message, now, translator(language), settings or BotSettings())
     _dispatch(turn, intent)
@@ -67,12 +67,23 @@ def _language(identity, message: IncomingMessage, intent: Intent, default: str) 
     return identity.language or default
 
 
+def words_of(message: IncomingMessage) -> str:
+    """What the intent is read from: a button's payload, else the text (cut to MAX_TEXT)."""
+    return (message.payload or message.text or "")[:MAX_TEXT]
+
+
+def menu_after(replies: list[Reply], current: dict[str, str] | None) -> dict[str, str] | None:
+    """The numbered options to remember after ``replies``: the last reply's buttons (the
+    share-phone button is no numbered option), none after a reply without, ``current``
+    when nothing was said."""
+    if not replies:
+        return current
+    last = replies[-1]
+    return {str(i): b.payload for i, b in enumerate(last.choices, 1)} if last.choices else None
+
+
 def _remember_menu(turn: Turn) -> None:
-    last = turn.replies[-1] if turn.replies else None
-    if last is None:
-        return
-    # The share-phone button is no numbered option.
-    menu = {str(i): b.payload for i, b in enumerate(last.choices, 1)} if last.choices else None
+    menu = menu_after(turn.replies, turn.identity.menu)
     if menu != turn.identity.menu:  # the same menu again (most answers) leaves the row alone
         turn.identity.menu = menu
 

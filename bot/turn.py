@@ -26,8 +26,39 @@ class BotSettings:
     channels: tuple[str, ...] = ()
 
 
+class Speaking:
+    """Saying things in the customer's language: what a turn and a voice share."""
+
+    t: Translator
+    replies: list[Reply]
+
+    @property
+    def language(self) -> str:
+        return self.t.language
+
+    def _(self, msgid: str, **values: object) -> str:
+        return self.t.gettext(msgid, **values)
+
+    def say(self, text: str, buttons: tuple[Button, ...] = (), **kwargs: object) -> None:
+        if buttons and "hint" not in kwargs:
+            kwargs["hint"] = self._("Reply with a number.")
+        self.replies.append(Reply(text, buttons, **kwargs))  # type: ignore[arg-type]
+
+    def points(self, n: int) -> str:
+        return self.t.format_number(n)
+
+
 @dataclass
-class Turn:
+class Voice(Speaking):
+    """Enough of a turn to answer a member who only asked to see something (bot/quick.py)."""
+
+    config: ProgramConfig
+    t: Translator
+    replies: list[Reply] = field(default_factory=list)
+
+
+@dataclass
+class Turn(Speaking):
     session: Session
     program: Program
     config: ProgramConfig
@@ -44,21 +75,6 @@ class Turn:
     @property
     def member(self) -> Member | None:
         return self.identity.member
-
-    @property
-    def language(self) -> str:
-        return self.t.language
-
-    def _(self, msgid: str, **values: object) -> str:
-        return self.t.gettext(msgid, **values)
-
-    def say(self, text: str, buttons: tuple[Button, ...] = (), **kwargs: object) -> None:
-        if buttons and "hint" not in kwargs:
-            kwargs["hint"] = self._("Reply with a number.")
-        self.replies.append(Reply(text, buttons, **kwargs))  # type: ignore[arg-type]
-
-    def points(self, n: int) -> str:
-        return self.t.format_number(n)
 
 
 def invite_links(settings: BotSettings, code: str) -> dict[str, str]:

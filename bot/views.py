@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from bot.intents import suggestions
 from bot.messages import SHARE_PHONE, Button, Image
-from bot.turn import Turn, invite_links
+from bot.turn import Speaking, Turn, Voice, invite_links
 from rewards import catalog, ledger, referrals
 from rewards.models import Member
-from rewards.standing import standing
+from rewards.standing import Standing, standing
 
 MENU = ("balance", "rewards", "invite", "history")
 
 
-def main_buttons(turn: Turn) -> tuple[Button, ...]:
+def main_buttons(turn: Speaking) -> tuple[Button, ...]:
     titles = {
         "balance": turn._("Balance"),
         "rewards": turn._("Rewards"),
@@ -26,16 +26,21 @@ def main_buttons(turn: Turn) -> tuple[Button, ...]:
 
 
 def balance(turn: Turn, member: Member) -> None:
-    figures = standing(turn.session, turn.config, member, turn.now)
+    show_balance(turn, standing(turn.session, turn.config, member, turn.now))
+
+
+def show_balance(turn: Turn | Voice, figures: Standing) -> None:
+    """The balance answer, from figures however they were read (bot/quick.py reads them
+    without the ORM)."""
     progress = figures.progress
-    lines = [turn._("You have {points} points. Tier: {tier}.", points=turn.points(member.balance), tier=progress.tier.name)]
+    lines = [turn._("You have {points} points. Tier: {tier}.", points=turn.points(figures.balance), tier=progress.tier.name)]
     if progress.next_tier is not None:
         lines.append(
             turn._("{points} points to {tier}.", points=turn.points(progress.points_to_next), tier=progress.next_tier.name)
         )
     if figures.pending > 0:
         lines.append(turn._("{points} of them unlock after the return period.", points=turn.points(figures.pending)))
-    if member.balance < 0:
+    if figures.balance < 0:
         lines.append(turn._("Your balance is below zero after a refund; rewards unlock when it is positive again."))
     if figures.expiring_soon > 0:
         lines.append(turn._("{points} points expire within {days} days.", points=turn.points(figures.expiring_soon),

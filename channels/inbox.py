@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from bot import quick
 from bot.handler import respond
 from bot.messages import IncomingMessage
 from bot.notices import for_events
@@ -39,7 +40,7 @@ def receive(
         session, message.program_id, message.channel, message.provider_message_id, now
     ):
         return Received(duplicate=True, queued=0)
-    handled = respond(session, message, now, settings)
+    handled = quick.answer(session, message, now) or respond(session, message, now, settings)
     queued = 0
     for reply in handled.replies:
         outbox.enqueue(

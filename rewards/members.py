@@ -38,6 +38,53 @@ _SEEN = update(Identity.__table__).where(Identity.__table__.c.id == bindparam("i
     last_seen_at=bindparam("now"), unreachable_at=None, unreachable_reason=None)
 _ACTIVE = update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(
     last_activity_at=bindparam("now"))
+_MENU = update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
+    menu=bindparam("menu"))
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """An identity and its member as plain values, read in one statement without the ORM,
+    for answers that only show something (bot/quick.py)."""
+
+    identity_id: int
+    flow: str | None
+    menu: dict[str, str] | None
+    member_id: int | None
+    balance: int | None
+    language: str | None  # the member's
+    deleted: bool
+    program_loaded_at: datetime
+
+
+_I, _M, _P = Identity.__table__.c, Member.__table__.c, Program.__table__.c
+_CONTACT = (
+    select(_I.id, _I.flow, _I.menu, _M.id, _M.balance, _M.language, _M.deleted_at.is_not(None), _P.loaded_at)
+    .select_from(Identity.__table__.join(Program.__table__, _P.id == _I.program_id)
+                 .outerjoin(Member.__table__, _M.id == _I.member_id))
+    .where(_I.program_id == bindparam("program_id"), _I.channel == bindparam("channel"),
+           _I.address == bindparam("address"))
+)
+
+
+def contact(session: Session, program_id: int, channel: str, address: str) -> Contact | None:
+    row = session.execute(_CONTACT, {"program_id": program_id, "channel": channel, "address": address}).first()
+    return None if row is None else Contact(*row)
+
+
+def mark_seen(session: Session, identity_id: int, now: datetime) -> None:
+    """They wrote to us from this identity ``now``: so it can be reached again, too."""
+    session.execute(_SEEN, {"identity_id": identity_id, "now": now})
+
+
+def touch(session: Session, member_id: int, now: datetime) -> None:
+    """``record_activity`` for a member known by id (no ORM object to keep in step)."""
+    session.execute(_ACTIVE, {"member_id": member_id, "now": now})
+
+
+def set_menu(session: Session, identity_id: int, menu: dict[str, str] | None) -> None:
+    """The numbered options just shown on this identity (no ORM object to keep in step)."""
+    session.execute(_MENU, {"identity_id": identity_id, "menu": menu})
 
 
 def get_identity(session: Session, program_id: int, channel: str, address: str, now: datetime) -> Identity:
@@ -53,7 +100,7 @@ def get_identity(session: Session, program_id: int, channel: str, address: str, 
         session.add(identity)
         session.flush()
         return identity
-    session.execute(_SEEN, {"identity_id": identity.id, "now": now})
+    mark_seen(session, identity.id, now)
     for name, value in (("last_seen_at", now), ("unreachable_at", None), ("unreachable_reason", None)):
         set_committed_value(identity, name, value)  # what the row now holds, with nothing left to flush
     return identity
@@ -61,7 +108,7 @@ def get_identity(session: Session, program_id: int, channel: str, address: str, 
 
 def record_activity(session: Session, member: Member, now: datetime) -> None:
     """The member did something (wrote to us, bought): ``last_activity_at`` for audiences."""
-    session.execute(_ACTIVE, {"member_id": member.id, "now": now})
+    touch(session, member.id, now)
     set_committed_value(member, "last_activity_at", now)
 
 

@@ -6,10 +6,12 @@ and codes point at it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from rewards.config import ProgramConfig, from_settings, to_settings
@@ -70,10 +72,23 @@ def sync_program(session: Session, config: ProgramConfig, now: datetime) -> Prog
 
 def config_of(program: Program) -> ProgramConfig:
     """The program's rules, parsed once per load."""
-    key = (program.id, program.loaded_at.isoformat())
+    return _config(program.id, program.loaded_at, lambda: program.settings)
+
+
+_SETTINGS = select(Program.__table__.c.settings).where(Program.__table__.c.id == bindparam("program_id"))
+
+
+def config_for(session: Session, program_id: int, loaded_at: datetime) -> ProgramConfig:
+    """``config_of`` for a program known by its id and load time (read without the ORM)."""
+    return _config(program_id, loaded_at,
+                   lambda: session.execute(_SETTINGS, {"program_id": program_id}).scalar_one())
+
+
+def _config(program_id: int, loaded_at: datetime, settings: Callable[[], dict[str, Any]]) -> ProgramConfig:
+    key = (program_id, loaded_at.isoformat())
     config = _config_cache.get(key)
     if config is None:
-        config = from_settings(program.settings)
+        config = from_settings(settings())
         _config_cache.clear() if len(_config_cache) > 64 else None
         _config_cache[key] = config
     return config

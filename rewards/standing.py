@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from rewards import ledger, tiers
-from rewards.config import ProgramConfig
+from rewards.config import ProgramConfig, TierRule
 from rewards.db import one_of
 from rewards.models import LedgerEntry, Member
 
@@ -24,7 +24,7 @@ from rewards.models import LedgerEntry, Member
 class Standing:
     balance: int
     pending: int  # earned but inside the return period, not yet spendable
-    progress: tiers.TierProgress
+    progress: tiers.TierProgress[TierRule]
     expiring_soon: int  # expire within the program's reminder days unless spent (0: expiry off)
 
     @property
@@ -47,13 +47,20 @@ _FIGURES = select(
 
 
 def standing(session: Session, config: ProgramConfig, member: Member, now: datetime) -> Standing:
+    return standing_of(session, config, member.id, member.balance, now)
+
+
+def standing_of(session: Session, config: ProgramConfig, member_id: int, balance: int, now: datetime) -> Standing:
+    """``standing`` for a member known by id and cached balance (read without the ORM)."""
     expiry = config.expiry
     # Points earned at or before this instant have expired by ``remind_days_before`` from now.
     cutoff = now + timedelta(days=expiry.remind_days_before) - timedelta(days=expiry.after_days)
     qualifying, pending, expirable = session.execute(_FIGURES, {
-        "member_id": member.id, "now": now, "expiry_cutoff": cutoff,
+        "member_id": member_id, "now": now, "expiry_cutoff": cutoff,
         "window_start": now - timedelta(days=config.tier_rules.window_days),
     }).one()
-    progress = tiers.progress_at(tiers.active_tiers(session, member.program_id), int(qualifying))
+    # The program's tier rules, not its tier rows: loading the program writes the rows from
+    # these rules (rewards/programs.py sync_program), and they come without a query.
+    progress = tiers.progress_at(sorted(config.tiers, key=lambda t: t.threshold), int(qualifying))
     soon = max(0, int(expirable)) if expiry.after_days > 0 else 0
-    return Standing(member.balance, int(pending), progress, soon)
+    return Standing(balance, int(pending), progress, soon)

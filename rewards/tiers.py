@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -19,11 +20,23 @@ from rewards.models import LedgerEntry, Member, Tier
 QUALIFYING_KINDS = ("purchase", "visit", "reversal")
 
 
+class TierLike(Protocol):
+    """A tier as ``progress_at`` reads it: the row, or the program file's rule."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def threshold(self) -> int: ...
+
+
+T = TypeVar("T", bound=TierLike)
+
+
 @dataclass(frozen=True)
-class TierProgress:
-    tier: Tier
+class TierProgress(Generic[T]):
+    tier: T
     points: int  # qualifying points in the window
-    next_tier: Tier | None
+    next_tier: T | None
     points_to_next: int
 
 
@@ -47,16 +60,16 @@ def qualifying_points(session: Session, member_id: int, now: datetime, window_da
     )
 
 
-def tier_for(tiers: list[Tier], points: int) -> Tier:
+def tier_for(tiers: list[T], points: int) -> T:
     reached = [t for t in tiers if t.threshold <= points]
     return reached[-1] if reached else tiers[0]
 
 
-def progress(session: Session, member: Member, now: datetime, window_days: int) -> TierProgress:
+def progress(session: Session, member: Member, now: datetime, window_days: int) -> TierProgress[Tier]:
     return progress_at(active_tiers(session, member.program_id), qualifying_points(session, member.id, now, window_days))
 
 
-def progress_at(tiers: list[Tier], points: int) -> TierProgress:
+def progress_at(tiers: list[T], points: int) -> TierProgress[T]:
     """Where ``points`` qualifying points stand among ``tiers`` (lowest threshold first)."""
     tier = tier_for(tiers, points)
     higher = [t for t in tiers if t.threshold > points]

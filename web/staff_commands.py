@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from bot.notices import for_events
 from channels.inbox import notify
-from rewards import earning, ledger, members, redemption, tiers
+from rewards import earning, ledger, members, redemption
 from rewards.earning import from_minor
 from rewards.events import Event
 from rewards.phones import mask
+from rewards.standing import standing
 from web.app import runtime
 from web.cli import cli, command
 
@@ -120,7 +121,7 @@ def member_show(customer: str, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(members.export(session, found), indent=2, ensure_ascii=False))
             return
-        progress = tiers.progress(session, found, now, config.tier_rules.window_days)
+        progress = standing(session, config, found, now).progress
         click.echo(f"member {found.code}  phone {mask(found.phone)}  language {found.language}")
         click.echo(f"balance {found.balance} points, tier {progress.tier.name}"
                    + (f" ({progress.points_to_next} to {progress.next_tier.name})" if progress.next_tier else ""))
