@@ -160,15 +160,17 @@ def receive(
     """``channels.inbox.receive`` with carrier keywords first. ``twilio_answered``: Twilio's
     Advanced Opt-Out recognised this message as a keyword and replied to it already."""
     keyword = carrier.keyword(message.text)
-    identity = session.scalar(select(Identity).where(
-        Identity.program_id == message.program_id, Identity.channel == message.channel,
-        Identity.address == message.address,
-    ))
-    if identity is not None and identity.unreachable_reason == CARRIER_STOP_REASON:
+    where = (Identity.program_id == message.program_id, Identity.channel == message.channel,
+             Identity.address == message.address)
+    # Two columns, not the ORM object: most messages only need to know they are not a STOP.
+    state = session.execute(select(Identity.unreachable_reason, Identity.stopped_at).where(*where)).first()
+    stopped = state is not None and state.stopped_at is not None
+    if state is not None and state.unreachable_reason == CARRIER_STOP_REASON:
         # Twilio refused a send with 21610: they sent STOP where we did not see it (our
         # webhook was down, say). Keep it as a STOP, before writing to us clears "unreachable".
+        identity = session.scalars(select(Identity).where(*where)).one()
         members.stop_messages(identity, identity.unreachable_at or now)
-    stopped = identity is not None and identity.stopped_at is not None
+        stopped = True
     if keyword is None or (keyword.name == carrier.START and not stopped):
         if not (stopped and message.channel == SMS):
             return receive_in_core(session, message, now, channels, settings)
