@@ -85,8 +85,8 @@ def begin_immediate(connection: Any) -> None:
 
 def one_of(column: Any, values: Sequence[Any]) -> Any:
     """``column`` equals one of the constant ``values``: what ``column.in_(values)`` means,
-    but compiled once. An IN list is expanded afresh on every execution, which cost a
-    statement run on every message (rewards/standing.py) a fifth of its time."""
+    but compiled once. An IN list is expanded afresh on every execution (about 20 us each,
+    measured), on statements every message runs (rewards/standing.py)."""
     return or_(*(column == value for value in values))
 
 

@@ -1,6 +1,6 @@
 """Running due campaigns: the loop around ``rewards.fanout.fan_out`` that commits a chunk
 at a time (a short transaction each, so webhooks are not held behind a big campaign on
-SQLite; the senders start on each chunk as it commits). The clock's campaign job, ``loyalty campaign
+SQLite; a runtime's sessions wake the senders as each commits). The clock's campaign job, ``loyalty campaign
 send-due`` and ``campaign create --now`` (through web/campaign_runs.py) use it.
 """
 from __future__ import annotations
