@@ -395,6 +395,20 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
     for _statement in _statements:
         event.listen(LedgerEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
+# PostgreSQL wakes the senders of every process itself: a statement that inserts outbox rows
+# NOTIFYs this channel, delivered when (and only if) its transaction commits, whoever wrote
+# them. The senders LISTEN on it (web/sender_runtime.py); SQLite senders watch the file.
+# (Migration 0012 creates the same trigger.)
+OUTBOX_NOTIFY_CHANNEL = "loyalty_outbox"
+OUTBOX_NOTIFY_DDL = [
+    "CREATE FUNCTION outbox_messages_notify() RETURNS trigger LANGUAGE plpgsql AS"
+    f" $$ BEGIN PERFORM pg_notify('{OUTBOX_NOTIFY_CHANNEL}', ''); RETURN NULL; END $$",
+    "CREATE TRIGGER outbox_messages_notify AFTER INSERT ON outbox_messages"
+    " FOR EACH STATEMENT EXECUTE FUNCTION outbox_messages_notify()",
+]
+for _statement in OUTBOX_NOTIFY_DDL:
+    event.listen(OutboxMessage.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+
 
 class ApiKey(Base):
     """A merchant's key for the REST API. Only its hash is kept; the key is shown once."""

@@ -1,15 +1,15 @@
 """The outbox sender as a running thing: its rate limits from the settings, a thread of its
 own (inside ``loyalty serve``, or the whole of ``loyalty worker``), and how it is woken.
 
-Waking, fastest first (``wake_on_commit`` sets it up for every session of a runtime, so no
-caller has to remember it):
+Waking, fastest first (no caller has to remember it):
 - a sender in the same process is woken directly once a transaction that queued rows has
-  committed (``Runtime.wake_sender``), so a reply leaves within milliseconds;
-- on PostgreSQL that transaction also runs ``SELECT pg_notify('loyalty_outbox', '')`` before
-  it commits, and every sender LISTENs on a connection of its own: the server delivers the
-  notification when (and only if) the rows are committed, so a separate ``loyalty worker``
-  hears about a webhook's reply as fast, at the cost of one statement in the webhook's
-  transaction rather than a transaction of its own;
+  committed (``Runtime.wake_sender``, called by ``wake_on_commit`` for every session of a
+  runtime), so a reply leaves within milliseconds;
+- on PostgreSQL a trigger on ``outbox_messages`` NOTIFYs ``loyalty_outbox`` for every
+  statement that inserts rows (rewards/models.py, migration 0012), delivered when and only
+  if the rows are committed, and every sender LISTENs on a connection of its own: a separate
+  ``loyalty worker`` hears about a webhook's reply as fast, whoever wrote the rows, at no
+  cost of a statement or transaction of the writer's;
 - a short poll catches the rest: another process on SQLite, a retry or a 429 pause coming
   due, a dead sender's lease running out, a notification lost while reconnecting.
 However it is woken, a row is claimed by one sender only (rewards/outbox.py), so any number
@@ -25,14 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
 from rewards import outbox
 from rewards.errors import ConfigError
-from rewards.models import OutboxMessage
+from rewards.models import OUTBOX_NOTIFY_CHANNEL, OutboxMessage
 from web import wiring
 from web.settings import Settings
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("loyalty.sender")
 
-NOTIFY_CHANNEL = "loyalty_outbox"
+NOTIFY_CHANNEL = OUTBOX_NOTIFY_CHANNEL
 
 # SPEC.md section 4: Telegram about 30 messages/s overall and 1/s per chat; Twilio about
 # one SMS segment a second on a long code; a WhatsApp sender much more. (overall, per chat)
@@ -146,26 +146,9 @@ class CountingAdapter:
 # -- waking ------------------------------------------------------------------------------------
 
 
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
-
-
-def announce(session: Session) -> None:
-    """Inside a transaction that queued outbox rows: on PostgreSQL, NOTIFY the senders of
-    every process, delivered by the server when the transaction commits (never if it rolls
-    back). Nothing on SQLite: senders in other processes watch the file instead."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
-
-
 def wake_on_commit(sessions: sessionmaker[Session], wake_here: Callable[[], None]) -> None:
     """Make every transaction of ``sessions`` that queued outbox rows (rewards/outbox.py
-    marks it) wake the senders: ``announce`` before it commits, ``wake_here()`` (senders in
-    this process) after."""
-
-    @event.listens_for(sessions, "before_commit")
-    def _before_commit(session: Session) -> None:
-        if session.info.get(outbox.QUEUED):
-            announce(session)
+    marks it) call ``wake_here()`` (senders in this process) once it has committed."""
 
     @event.listens_for(sessions, "after_commit")
     def _after_commit(session: Session) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
@@ -69,3 +70,39 @@ def test_the_migrated_database_keeps_the_ledger_rules(empty_engine: Engine) -> N
             conn.execute(text(change))
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT amount FROM ledger_entries")).scalars().all() == [5]
+
+
+@pytest.mark.parametrize("empty_engine", ["postgres"], indirect=True)
+def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine: Engine) -> None:
+    """Migration 0012's trigger: inserting outbox rows NOTIFYs loyalty_outbox at commit,
+    whoever inserts them; nothing for a rollback."""
+    import psycopg
+
+    from web.sender_runtime import NOTIFY_CHANNEL
+
+    database.upgrade(empty_engine)
+    _, params = empty_engine.dialect.create_connect_args(empty_engine.url)
+    now = "2026-03-02 15:00:00"
+    insert = text(
+        "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts,"
+        f" available_at, created_at) VALUES (1, 'sms', '+15550001111', 'reply', 0, '{{}}', 'queued', 0, '{now}', '{now}')"
+    )
+    with psycopg.connect(**params, autocommit=True) as listener:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        with empty_engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO programs (id, slug, name, currency, timezone, settings, loaded_at)"
+                f" VALUES (1, 'p', 'P', 'USD', 'UTC', '{{}}', '{now}')"
+            ))
+        with empty_engine.connect() as conn:
+            conn.execute(insert)
+            conn.rollback()
+        assert list(listener.notifies(timeout=0.3)) == []
+        with empty_engine.begin() as conn:
+            conn.execute(insert)
+            conn.execute(insert)
+        heard = list(listener.notifies(timeout=1, stop_after=2))
+        assert [n.channel for n in heard] == [NOTIFY_CHANNEL]  # one a transaction: the same payload collapses
+    command.downgrade(database.alembic_config(empty_engine), "0011")  # and the downgrade takes the trigger away
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pg_trigger WHERE tgname = 'outbox_messages_notify'")).scalar() == 0
