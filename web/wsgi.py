@@ -1,8 +1,8 @@
 """The WSGI entry point for production: ``gunicorn web.wsgi:app`` (Procfile ``web``).
 
 Web workers here only serve requests; ``loyalty worker`` sends. A request that queues
-messages NOTIFYs in its transaction (on PostgreSQL, delivered as it commits), and the
-worker, LISTENing, sends within milliseconds. Why not a sender in every web worker as well: rate limits are kept per sender
+messages makes PostgreSQL NOTIFY (a trigger on the outbox, delivered as it commits), and
+the worker, LISTENing, sends within milliseconds. Why not a sender in every web worker as well: rate limits are kept per sender
 process, so N web workers all sending would go N times over a channel's limit. (No row would
 be sent twice either way: claims are exclusive.)
 
