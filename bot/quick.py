@@ -4,9 +4,9 @@
 webhook answers it inside one transaction. Loading the identity, member, program and tiers
 as ORM objects and tracking them cost several times the SQL itself, so this answer reads
 plain rows (one statement for the identity, member and program, one for the ledger
-figures, one for the tiers) and writes what ``respond`` would write: the identity seen,
-its menu if it changed, the member's activity. The reply comes from the same view
-(``views.show_balance``).
+figures; the tiers come with the program's rules) and writes what ``respond`` would write:
+the identity seen, its menu if it changed, the member's activity. The reply comes from the
+same view (``views.show_balance``).
 
 Only when nothing else could happen: a member (not deleted) with no open question, whose
 words mean "balance". Everything else, or any doubt, returns None and takes the full road

@@ -59,8 +59,9 @@ def standing_of(session: Session, config: ProgramConfig, member_id: int, balance
         "member_id": member_id, "now": now, "expiry_cutoff": cutoff,
         "window_start": now - timedelta(days=config.tier_rules.window_days),
     }).one()
-    # The program's tier rules, not its tier rows: loading the program writes the rows from
-    # these rules (rewards/programs.py sync_program), and they come without a query.
-    progress = tiers.progress_at(sorted(config.tiers, key=lambda t: t.threshold), int(qualifying))
+    # The program's tier rules (sorted by threshold already), not its tier rows: loading the
+    # program writes the rows from these rules (rewards/programs.py sync_program), and they
+    # come without a query.
+    progress = tiers.progress_at(config.tiers, int(qualifying))
     soon = max(0, int(expirable)) if expiry.after_days > 0 else 0
     return Standing(balance, int(pending), progress, soon)

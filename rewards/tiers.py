@@ -6,6 +6,7 @@ they were earned. The lookup reads one member's entries in the window through th
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
@@ -60,7 +61,7 @@ def qualifying_points(session: Session, member_id: int, now: datetime, window_da
     )
 
 
-def tier_for(tiers: list[T], points: int) -> T:
+def tier_for(tiers: Sequence[T], points: int) -> T:
     reached = [t for t in tiers if t.threshold <= points]
     return reached[-1] if reached else tiers[0]
 
@@ -69,7 +70,7 @@ def progress(session: Session, member: Member, now: datetime, window_days: int) 
     return progress_at(active_tiers(session, member.program_id), qualifying_points(session, member.id, now, window_days))
 
 
-def progress_at(tiers: list[T], points: int) -> TierProgress[T]:
+def progress_at(tiers: Sequence[T], points: int) -> TierProgress[T]:
     """Where ``points`` qualifying points stand among ``tiers`` (lowest threshold first)."""
     tier = tier_for(tiers, points)
     higher = [t for t in tiers if t.threshold > points]
