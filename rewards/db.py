@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -97,18 +96,3 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def is_postgres(engine_or_session: Engine | Session) -> bool:
     bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
     return bind.dialect.name == "postgresql"
-
-
-def insert_or_skip(session: Session, target: Any, *index_elements: str) -> Any:
-    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` for ``target`` on the session's
-    database: the database, not a prior SELECT, decides whether a row is new, so two writers
-    of the same key make one row. Add ``.values(...)`` (and ``.returning(...)``)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(target)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(target)
-    else:
-        raise NotImplementedError(f"no ON CONFLICT insert for {dialect}")
-    return statement.on_conflict_do_nothing(index_elements=list(index_elements))
-

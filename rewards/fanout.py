@@ -33,7 +33,6 @@ from rewards import audiences, cron, members, outbox
 from rewards.bulk import insert_many
 from rewards.campaigns import dedupe_key
 from rewards.codes import display
-from rewards.db import insert_or_skip
 from rewards.eligibility import CHUNK, Decision, Rules, candidates, decide
 from rewards.errors import Refused
 from rewards.models import Campaign, CampaignRecipient, CampaignRun, Member, OutboxMessage, Program
@@ -83,10 +82,10 @@ def _lock(session: Session, campaign: Campaign) -> None:
 
 
 def _run(session: Session, campaign: Campaign, now: datetime) -> CampaignRun:
-    session.execute(insert_or_skip(session, CampaignRun, "campaign_id", "scheduled_for").values(
-        program_id=campaign.program_id, campaign_id=campaign.id, scheduled_for=campaign.next_run_at,
-        started_at=now, cursor=0,
-    ))
+    insert_many(session, CampaignRun.__table__, [{
+        "program_id": campaign.program_id, "campaign_id": campaign.id, "scheduled_for": campaign.next_run_at,
+        "started_at": now, "cursor": 0,
+    }], conflict=("campaign_id", "scheduled_for"))
     # populate_existing: under the lock, the cursor another clock just committed, not the
     # value this session last saw (the cursor is what keeps two clocks off the same members).
     return session.scalars(
