@@ -7,7 +7,8 @@ multi-row VALUES list makes psycopg parse one placeholder per value, an executem
 costs a statement execution per row, and arrays are escaped element by element in Python.
 SQLite gets SQLAlchemy's executemany on the table (the driver's C loop, or multi-row
 INSERTs when rows come back). Both build their statement once per table and shape: building
-an INSERT costs more than running a single-row one.
+an INSERT costs more than running a single-row one. A single row (a webhook's inbound and
+outbox rows) is one plain INSERT, run on the driver (rewards/prepared.py).
 
 Rows are given as the table's Python values (aware datetimes, dicts for JSON) and
 converted here the way the column types would convert them.
@@ -20,11 +21,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import JSON, Table, bindparam, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rewards.models import UTCDateTime
+from rewards.prepared import Prepared
 
 
 def _pg_type(column: Any, dialect: Any) -> str:
@@ -56,17 +58,32 @@ def insert_many(
     if not rows:
         return []
     bind = session.get_bind()
+    if len(rows) == 1:  # a webhook's inbound or outbox row: one plain INSERT, run on the driver
+        one = _single_insert(bind.dialect.name, table, tuple(rows[0]), tuple(conflict or ()), tuple(returning))
+        if returning:
+            return list(one.rows(session, rows[0]))
+        one.run(session, rows[0])
+        return []
     if bind.dialect.name == "postgresql":
         sql = _postgres_insert(table, tuple(rows[0]), tuple(conflict or ()), tuple(returning), bind.dialect)
         payload = json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], separators=(",", ":"))
         result = session.execute(sql, {"rows": payload})
         return list(result.all()) if returning else []
     statement = _sqlite_insert(table, tuple(conflict or ()), tuple(returning))
-    params = rows[0] if len(rows) == 1 else list(rows)  # one row: a plain execute, not an executemany
     if returning:
-        return list(session.execute(statement, params).all())
-    session.execute(statement, params)
+        return list(session.execute(statement, list(rows)).all())
+    session.execute(statement, list(rows))
     return []
+
+
+@functools.cache
+def _single_insert(dialect: str, table: Table, names: tuple[str, ...], conflict: tuple[str, ...],
+                   returning: tuple[str, ...]) -> Prepared:
+    statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = statement.values({name: bindparam(name) for name in names})
+    if conflict:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    return Prepared(statement.returning(*(table.c[n] for n in returning)) if returning else statement)
 
 
 @functools.cache

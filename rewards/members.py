@@ -25,6 +25,7 @@ from rewards.events import Event, PointsEarned
 from rewards.localtime import zone_for_phone
 from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
 from rewards.phones import looks_like_phone, parse_phone
+from rewards.prepared import Prepared
 
 # Every message starts here: the identity comes with its program, its member and the
 # member's tier in one query, from a statement built once.
@@ -34,12 +35,13 @@ _IDENTITY = select(Identity).where(
 ).options(joinedload(Identity.program), joinedload(Identity.member))
 # "They wrote to us" is written with plain UPDATEs, not through the unit of work: every
 # message pays it, and an ORM flush of one changed column cost ten times the statement.
-_SEEN = update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
-    last_seen_at=bindparam("now"), unreachable_at=None, unreachable_reason=None)
-_ACTIVE = update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(
-    last_activity_at=bindparam("now"))
-_MENU = update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
-    menu=bindparam("menu"))
+# Prepared (rewards/prepared.py): run on the driver, every message runs them.
+_SEEN = Prepared(update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
+    last_seen_at=bindparam("now"), unreachable_at=None, unreachable_reason=None))
+_ACTIVE = Prepared(update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(
+    last_activity_at=bindparam("now")))
+_MENU = Prepared(update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
+    menu=bindparam("menu")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class Contact:
 
 
 _I, _M, _P = Identity.__table__.c, Member.__table__.c, Program.__table__.c
-_CONTACT = (
+_CONTACT = Prepared(
     select(_I.id, _I.flow, _I.menu, _M.id, _M.balance, _M.language, _M.deleted_at.is_not(None), _P.loaded_at)
     .select_from(Identity.__table__.join(Program.__table__, _P.id == _I.program_id)
                  .outerjoin(Member.__table__, _M.id == _I.member_id))
@@ -68,23 +70,23 @@ _CONTACT = (
 
 
 def contact(session: Session, program_id: int, channel: str, address: str) -> Contact | None:
-    row = session.execute(_CONTACT, {"program_id": program_id, "channel": channel, "address": address}).first()
+    row = _CONTACT.first(session, {"program_id": program_id, "channel": channel, "address": address})
     return None if row is None else Contact(*row)
 
 
 def mark_seen(session: Session, identity_id: int, now: datetime) -> None:
     """They wrote to us from this identity ``now``: so it can be reached again, too."""
-    session.execute(_SEEN, {"identity_id": identity_id, "now": now})
+    _SEEN.run(session, {"identity_id": identity_id, "now": now})
 
 
 def touch(session: Session, member_id: int, now: datetime) -> None:
     """``record_activity`` for a member known by id (no ORM object to keep in step)."""
-    session.execute(_ACTIVE, {"member_id": member_id, "now": now})
+    _ACTIVE.run(session, {"member_id": member_id, "now": now})
 
 
 def set_menu(session: Session, identity_id: int, menu: dict[str, str] | None) -> None:
     """The numbered options just shown on this identity (no ORM object to keep in step)."""
-    session.execute(_MENU, {"identity_id": identity_id, "menu": menu})
+    _MENU.run(session, {"identity_id": identity_id, "menu": menu})
 
 
 def get_identity(session: Session, program_id: int, channel: str, address: str, now: datetime) -> Identity:

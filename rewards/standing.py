@@ -18,6 +18,7 @@ from rewards import ledger, tiers
 from rewards.config import ProgramConfig, TierRule
 from rewards.db import one_of
 from rewards.models import LedgerEntry, Member
+from rewards.prepared import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +40,11 @@ def _sum_where(condition):  # type: ignore[no-untyped-def]
     return func.coalesce(func.sum(case((condition, _ENTRY.amount), else_=0)), 0)
 
 
-_FIGURES = select(
+_FIGURES = Prepared(select(
     _sum_where(and_(_ENTRY.lot_at > bindparam("window_start"), one_of(_ENTRY.kind, tiers.QUALIFYING_KINDS))),
     _sum_where(_ENTRY.available_at > bindparam("now")),
     ledger.expirable_sum(bindparam("expiry_cutoff")),
-).where(_ENTRY.member_id == bindparam("member_id"))
+).where(_ENTRY.member_id == bindparam("member_id")))
 
 
 def standing(session: Session, config: ProgramConfig, member: Member, now: datetime) -> Standing:
@@ -55,10 +56,10 @@ def standing_of(session: Session, config: ProgramConfig, member_id: int, balance
     expiry = config.expiry
     # Points earned at or before this instant have expired by ``remind_days_before`` from now.
     cutoff = now + timedelta(days=expiry.remind_days_before) - timedelta(days=expiry.after_days)
-    qualifying, pending, expirable = session.execute(_FIGURES, {
+    qualifying, pending, expirable = _FIGURES.one(session, {
         "member_id": member_id, "now": now, "expiry_cutoff": cutoff,
         "window_start": now - timedelta(days=config.tier_rules.window_days),
-    }).one()
+    })
     # The program's tier rules (sorted by threshold already), not its tier rows: loading the
     # program writes the rows from these rules (rewards/programs.py sync_program), and they
     # come without a query.
