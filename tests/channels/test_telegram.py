@@ -96,15 +96,21 @@ def test_a_sticker_still_reaches_the_core_so_it_gets_help() -> None:
     [], "hi", 7, {}, {"update_id": "7"}, {"update_id": True}, {"update_id": 1, "message": "nope"},
     {"update_id": 1, "message": {"text": "no chat, no id, no date"}},
     {"update_id": 1, "callback_query": {"id": "x"}},
+    {"update_id": 1, "message": {**text_update(1, CHAT, "hi")["message"], "chat": {"id": "1", "type": "private"}}},
+    {"update_id": 1, "message": {**text_update(1, CHAT, "hi")["message"], "text": 7}},
+    {"update_id": 1, "message": {**text_update(1, CHAT, "hi")["message"], "from": {"id": None, "is_bot": False}}},
+    {"update_id": 1, "callback_query": {**button_update(1, CHAT, "balance")["callback_query"], "id": 5}},
 ])
 def test_what_is_not_an_update_is_malformed(body: object) -> None:
     with pytest.raises(MalformedUpdate):
         parse(body, 1)
 
 
-def test_poll_and_webhook_read_the_same_way() -> None:
-    data = button_update(5012, CHAT, "balance")
-    assert parse_update(Update.de_json(data, None), 1) == parse(data, 1)
+@pytest.mark.parametrize("data", [
+    button_update(5012, CHAT, "balance"), text_update(5013, CHAT, "balance"), contact_update(5014, CHAT, "15550000002"),
+])
+def test_poll_and_webhook_read_the_same_way(data: dict) -> None:  # type: ignore[type-arg]
+    assert parse_update(Update.de_json(data, None), 1) == parse(data, 1) is not None
 
 
 # --- sending -----------------------------------------------------------------------------
