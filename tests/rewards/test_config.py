@@ -30,7 +30,15 @@ from rewards.config import (
 )
 from rewards.errors import ConfigError
 
-DELETE = object()  # "remove this key" in a case
+
+class _Delete:
+    """"Remove this key" in a case (named, so test ids are the same in every process)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 BASE: dict[str, Any] = {
     "program": {"name": "Bean There Coffee", "currency": "USD", "timezone": "America/New_York",
