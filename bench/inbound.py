@@ -11,7 +11,7 @@ to the fake Bot API server the tests use. SQLite in a temporary directory by def
 
 1. Throughput: ``--clients`` threads post as fast as they can for ``--seconds``, first to
    ``GET /healthz`` (a bare route: jsonify), then to ``POST /webhooks/telegram`` (secret
-   checked, update parsed with PTB, deduplicated, the core answers "balance" for a member,
+   checked, the update read from its JSON, deduplicated, the core answers "balance" for a member,
    the reply written to the outbox, all in one transaction). Prints both rates, the
    server's CPU time a request (gunicorn's processes, read from /proc on Linux) and the
    rates' ratio (SPEC: the webhook costs at most 3x the bare route, so the goal is >= 0.33). The
