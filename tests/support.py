@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 
@@ -13,6 +15,24 @@ from rewards.db import make_engine
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
 NO_POSTGRES = "LOYALTY_TEST_POSTGRES_URL is not set (CI sets it; .ci/run shows how)"
+
+
+def migrated_sqlite_url(path: Path) -> str:
+    """A SQLite URL for ``path``, the file already migrated to the head: a copy of one
+    migrated once per test process (kept beside the tests' own folders, so pytest clears it
+    with them), instead of every app's first request running all the migrations. Tests of
+    the migrations themselves start from an empty file."""
+    template = path.parent.parent / "migrated-head.db"
+    if not template.exists():
+        from web import database
+
+        building = template.with_suffix(f".{os.getpid()}.tmp")
+        engine = make_engine(f"sqlite:///{building}")
+        database.upgrade(engine)
+        engine.dispose()
+        building.replace(template)
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def postgres_engine() -> tuple[Engine, str]:

@@ -14,7 +14,7 @@ from flask.cli import ScriptInfo
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url
 
 from rewards import apikeys, ledger, members, redemption
 from rewards.config import DEMO_PROGRAM_PATH, load_program_file
@@ -82,7 +82,7 @@ def _settings(url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[Shop]:
-    made = Shop(create_app(_settings(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)))
+    made = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / 'api.db'), tmp_path)))
     yield made
     made.audit()
     made.rt.engine.dispose()

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
+from support import migrated_sqlite_url
 
 from rewards import apikeys, members
 from rewards.models import Campaign, Identity, OutboxMessage
@@ -25,7 +26,7 @@ ANA, BEN, CHLOE, DIEGO, EMMA = (f"+1555000000{n}" for n in range(1, 6))
 
 class Merchant:
     def __init__(self, tmp_path: Path) -> None:
-        settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "LOYALTY_QR_DIR": str(tmp_path)})
+        settings = Settings.from_env({"DATABASE_URL": migrated_sqlite_url(tmp_path / 'c.db'), "LOYALTY_QR_DIR": str(tmp_path)})
         self.app = create_app(settings)
         self.rt = self.app.extensions["loyalty"]
         self.now = T0

@@ -19,7 +19,7 @@ import zxingcpp
 from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select
-from support import T0
+from support import T0, migrated_sqlite_url
 from test_api import BEN, Shop, _settings
 from werkzeug.serving import make_server
 
@@ -85,7 +85,7 @@ class Browser:
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[Shop]:
-    made = Shop(create_app(_settings(f"sqlite:///{tmp_path / 'chat.db'}", tmp_path)))
+    made = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / 'chat.db'), tmp_path)))
     yield made
     made.audit()
     made.rt.engine.dispose()
@@ -286,7 +286,7 @@ def test_bad_polls_are_refused(shop: Shop, query: dict[str, str]) -> None:
 
 
 def test_the_page_can_be_turned_off(tmp_path: Path) -> None:
-    settings = _settings(f"sqlite:///{tmp_path / 'off.db'}", tmp_path)
+    settings = _settings(migrated_sqlite_url(tmp_path / 'off.db'), tmp_path)
     app: Flask = create_app(dataclasses.replace(settings, web_chat=False))
     client = app.test_client()
     assert client.get("/chat").status_code == 404

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from support import migrated_sqlite_url
 from test_api import BEN, CHLOE, Shop, _settings
 from test_chat_page import Browser, deliver
 
@@ -16,7 +17,7 @@ from web.app import create_app
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[Shop]:
-    made = Shop(create_app(_settings(f"sqlite:///{tmp_path / 'notices.db'}", tmp_path)))
+    made = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / 'notices.db'), tmp_path)))
     yield made
     made.audit()
     made.rt.engine.dispose()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fakes.telegram_api import FakeTelegram, button_update, text_update
 from sqlalchemy import func, select
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url
 from test_telegram_webhook import CHAT, Bot, _settings, join
 
 from rewards import catalog, members, redemption
@@ -49,7 +49,7 @@ def tg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bot]:
             app = create_app(_settings(url, tmp_path, fake))
             database.upgrade(app.extensions["loyalty"].engine)
         else:
-            app = create_app(_settings(f"sqlite:///{tmp_path / 'tg.db'}", tmp_path, fake))
+            app = create_app(_settings(migrated_sqlite_url(tmp_path / 'tg.db'), tmp_path, fake))
         noon = last_noon_in_new_york()
         app.extensions["loyalty"].clock = lambda: noon
         bot = Bot(app, fake)

@@ -18,7 +18,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 from PIL import Image as PILImage
 from sqlalchemy import func, select
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url
 
 from channels.sender import Sender
 from channels.telegram import TelegramAdapter
@@ -118,7 +118,7 @@ def tg(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram) -> It
         app = create_app(_settings(url, tmp_path, fake))
         database.upgrade(app.extensions["loyalty"].engine)
     else:
-        app = create_app(_settings(f"sqlite:///{tmp_path / 'tg.db'}", tmp_path, fake))
+        app = create_app(_settings(migrated_sqlite_url(tmp_path / 'tg.db'), tmp_path, fake))
     bot = Bot(app, fake)
     try:
         yield bot
@@ -252,7 +252,7 @@ def test_a_group_chat_a_huge_body_and_odd_text_never_make_a_500(tg: Bot) -> None
 
 def test_the_webhook_is_404_while_telegram_is_off(tmp_path: Path, fake: FakeTelegram) -> None:
     for env in ({"TELEGRAM_BOT_TOKEN": ""}, {"TELEGRAM_WEBHOOK_SECRET": ""}):
-        app = create_app(_settings(f"sqlite:///{tmp_path / 'off.db'}", tmp_path, fake, **env))
+        app = create_app(_settings(migrated_sqlite_url(tmp_path / 'off.db'), tmp_path, fake, **env))
         answer = app.test_client().post("/webhooks/telegram", data=json.dumps(text_update(1, CHAT, "hi")),
                                         headers={SECRET_HEADER: SECRET}, content_type="application/json")
         assert answer.status_code == 404
@@ -420,7 +420,7 @@ def test_set_webhook_registers_the_public_url_with_the_secret(tg: Bot) -> None:
     ({"TELEGRAM_BOT_TOKEN": "123:wrong"}, "refused the bot token"),
 ])
 def test_set_webhook_says_what_is_missing(tmp_path: Path, fake: FakeTelegram, env: dict[str, str], says: str) -> None:
-    app = create_app(_settings(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, fake, **env))
+    app = create_app(_settings(migrated_sqlite_url(tmp_path / 'c.db'), tmp_path, fake, **env))
     result = CliRunner().invoke(cli, ["telegram", "set-webhook"], obj=ScriptInfo(create_app=lambda: app))
     assert result.exit_code == 1 and says in result.output and "Traceback" not in result.output
     assert "123:wrong" not in result.output and fake.webhook == {}

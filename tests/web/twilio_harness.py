@@ -14,7 +14,7 @@ from fakes.twilio_api import FakeTwilio
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from support import NO_POSTGRES, POSTGRES_URL, T0, drop_postgres_schema
+from support import NO_POSTGRES, POSTGRES_URL, T0, drop_postgres_schema, migrated_sqlite_url
 from twilio.request_validator import RequestValidator
 
 from bot.messages import Reply
@@ -172,7 +172,7 @@ def fake_fixture() -> Iterator[FakeTwilio]:
 
 
 def _sqlite(tmp_path: Path, fake: FakeTwilio, template: str | None = None, **env: str) -> Twilio:
-    app = create_app(_settings(f"sqlite:///{tmp_path / 'twilio.db'}", tmp_path, fake, **env))
+    app = create_app(_settings(migrated_sqlite_url(tmp_path / 'twilio.db'), tmp_path, fake, **env))
     app.extensions["loyalty"].load_program_file(_program(tmp_path, template))
     return Twilio(app, fake, Clock())
 
