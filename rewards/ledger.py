@@ -35,8 +35,14 @@ def entry_exists(session: Session, program_id: int, key: str) -> bool:
     ) is not None
 
 
+def is_pending(now: Any):  # type: ignore[no-untyped-def]
+    """The SQL condition for an entry still inside its return period at ``now`` (an instant
+    or a bind parameter): earned, not yet spendable."""
+    return LedgerEntry.__table__.c.available_at > now
+
+
 _PENDING = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-    LedgerEntry.member_id == bindparam("member_id"), LedgerEntry.available_at > bindparam("now"))
+    LedgerEntry.member_id == bindparam("member_id"), is_pending(bindparam("now")))
 
 
 def pending_points(session: Session, member_id: int, now: datetime) -> int:

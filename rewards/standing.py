@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from rewards import ledger, tiers
 from rewards.config import ProgramConfig, TierRule
-from rewards.db import one_of
 from rewards.models import LedgerEntry, Member
 from rewards.prepared import Prepared
 
@@ -41,8 +40,8 @@ def _sum_where(condition):  # type: ignore[no-untyped-def]
 
 
 _FIGURES = Prepared(select(
-    _sum_where(and_(_ENTRY.lot_at > bindparam("window_start"), one_of(_ENTRY.kind, tiers.QUALIFYING_KINDS))),
-    _sum_where(_ENTRY.available_at > bindparam("now")),
+    _sum_where(tiers.qualifies(bindparam("window_start"))),
+    _sum_where(ledger.is_pending(bindparam("now"))),
     ledger.expirable_sum(bindparam("expiry_cutoff")),
 ).where(_ENTRY.member_id == bindparam("member_id")))
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from rewards.db import one_of
 from rewards.events import TierChanged
 from rewards.ledger import lock_member
 from rewards.models import LedgerEntry, Member, Tier
@@ -48,13 +49,18 @@ def active_tiers(session: Session, program_id: int) -> list[Tier]:
     return list(session.scalars(_ACTIVE, {"program_id": program_id}))
 
 
+def qualifies(window_start: Any):  # type: ignore[no-untyped-def]
+    """The SQL condition for an entry that counts toward a tier in the window starting at
+    ``window_start`` (an instant or a bind parameter)."""
+    entry = LedgerEntry.__table__.c
+    return and_(entry.lot_at > window_start, one_of(entry.kind, QUALIFYING_KINDS))
+
+
 def qualifying_points(session: Session, member_id: int, now: datetime, window_days: int) -> int:
     return int(
         session.scalar(
             select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                LedgerEntry.member_id == member_id,
-                LedgerEntry.lot_at > now - timedelta(days=window_days),
-                LedgerEntry.kind.in_(QUALIFYING_KINDS),
+                LedgerEntry.member_id == member_id, qualifies(now - timedelta(days=window_days)),
             )
         )
         or 0
