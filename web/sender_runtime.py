@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("loyalty.sender")
 
-NOTIFY_CHANNEL = OUTBOX_NOTIFY_CHANNEL
-
 # SPEC.md section 4: Telegram about 30 messages/s overall and 1/s per chat; Twilio about
 # one SMS segment a second on a long code; a WhatsApp sender much more. (overall, per chat)
 DEFAULT_RATES: dict[str, tuple[float | None, float | None]] = {
@@ -173,7 +171,7 @@ def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event,
     while not stop.is_set():
         try:
             with psycopg.connect(**params, autocommit=True) as conn:
-                conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                conn.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
                 on_notify()  # whatever was queued while nobody listened
                 while not stop.is_set():
                     # psycopg >= 3.2.4: a notification arriving between two calls is kept for the next.

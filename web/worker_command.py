@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from rewards.models import OUTBOX_NOTIFY_CHANNEL
 from web import sender_runtime
 from web.app import runtime
 from web.cli import cli, command
@@ -43,7 +44,7 @@ def worker_command(poll_seconds: float | None, report_every: float) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    woken = f"LISTEN {sender_runtime.NOTIFY_CHANNEL}, and a look every {poll_seconds:g} s" if postgres \
+    woken = f"LISTEN {OUTBOX_NOTIFY_CHANNEL}, and a look every {poll_seconds:g} s" if postgres \
         else f"watching the database file for commits, and a look every {poll_seconds:g} s"
     click.echo(f"worker {service.worker_id} started on {rt.engine.dialect.name} ({woken})")
     for line in sender_runtime.channel_lines(rt.settings, service.channels):

@@ -78,7 +78,7 @@ def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine:
     whoever inserts them; nothing for a rollback."""
     import psycopg
 
-    from web.sender_runtime import NOTIFY_CHANNEL
+    from rewards.models import OUTBOX_NOTIFY_CHANNEL
 
     database.upgrade(empty_engine)
     _, params = empty_engine.dialect.create_connect_args(empty_engine.url)
@@ -88,7 +88,7 @@ def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine:
         f" available_at, created_at) VALUES (1, 'sms', '+15550001111', 'reply', 0, '{{}}', 'queued', 0, '{now}', '{now}')"
     )
     with psycopg.connect(**params, autocommit=True) as listener:
-        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        listener.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
         with empty_engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO programs (id, slug, name, currency, timezone, settings, loaded_at)"
@@ -105,7 +105,7 @@ def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine:
             conn.execute(insert)
             conn.execute(insert)
         heard = [n for n in listener.notifies(timeout=1) if n.pid in ours]
-        assert [n.channel for n in heard] == [NOTIFY_CHANNEL]  # one a transaction: the same payload collapses
+        assert [n.channel for n in heard] == [OUTBOX_NOTIFY_CHANNEL]  # one a transaction: the same payload collapses
     command.downgrade(database.alembic_config(empty_engine), "0011")  # and the downgrade takes the trigger away
     with empty_engine.connect() as conn:
         # This schema's triggers only: another schema in the database may hold the trigger.

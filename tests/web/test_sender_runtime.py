@@ -14,15 +14,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from rewards import outbox
-from rewards.models import Program
-from web.sender_runtime import NOTIFY_CHANNEL, listen, wake_on_commit, watch_sqlite
+from rewards.models import OUTBOX_NOTIFY_CHANNEL, Program
+from web.sender_runtime import listen, wake_on_commit, watch_sqlite
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def notify_now(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_NOTIFY_CHANNEL})
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
