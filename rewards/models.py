@@ -397,12 +397,14 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
 
 # PostgreSQL wakes the senders of every process itself: a statement that inserts outbox rows
 # NOTIFYs this channel, delivered when (and only if) its transaction commits, whoever wrote
-# them. The senders LISTEN on it (web/sender_runtime.py); SQLite senders watch the file.
-# (Migration 0012 creates the same trigger.)
+# them, with the schema of the rows as the payload: a sender listens for its own schema only,
+# so deployments sharing a database (one schema each) do not wake each other. The senders
+# LISTEN on it (web/sender_runtime.py); SQLite senders watch the file. (Migrations 0012 and
+# 0013 make the same trigger.)
 OUTBOX_NOTIFY_CHANNEL = "loyalty_outbox"
 OUTBOX_NOTIFY_DDL = [
     "CREATE FUNCTION outbox_messages_notify() RETURNS trigger LANGUAGE plpgsql AS"
-    f" $$ BEGIN PERFORM pg_notify('{OUTBOX_NOTIFY_CHANNEL}', ''); RETURN NULL; END $$",
+    f" $$ BEGIN PERFORM pg_notify('{OUTBOX_NOTIFY_CHANNEL}', TG_TABLE_SCHEMA); RETURN NULL; END $$",
     "CREATE TRIGGER outbox_messages_notify AFTER INSERT ON outbox_messages"
     " FOR EACH STATEMENT EXECUTE FUNCTION outbox_messages_notify()",
 ]

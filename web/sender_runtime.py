@@ -6,7 +6,7 @@ Waking, fastest first (no caller has to remember it):
   committed (``Runtime.wake_sender``, called by ``wake_on_commit`` for every session of a
   runtime), so a reply leaves within milliseconds;
 - on PostgreSQL a trigger on ``outbox_messages`` NOTIFYs ``loyalty_outbox`` for every
-  statement that inserts rows (rewards/models.py, migration 0012), delivered when and only
+  statement that inserts rows (rewards/models.py, migrations 0012-0013), delivered when and only
   if the rows are committed, and every sender LISTENs on a connection of its own: a separate
   ``loyalty worker`` hears about a webhook's reply as fast, whoever wrote the rows, at no
   cost of a statement or transaction of the writer's;
@@ -161,7 +161,8 @@ def wake_on_commit(sessions: sessionmaker[Session], wake_here: Callable[[], None
 def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event, *,
            timeout: float = 0.25, retry_seconds: float = 2.0) -> None:
     """LISTEN on a connection of our own (not the pool's) and call ``on_notify`` for each
-    notification, until ``stop`` is set. ``timeout`` bounds how long stopping takes."""
+    notification of rows in our schema, until ``stop`` is set. ``timeout`` bounds how long
+    stopping takes."""
     import psycopg  # PostgreSQL only; an optional dependency
 
     _, params = engine.dialect.create_connect_args(engine.url)
@@ -171,12 +172,15 @@ def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event,
     while not stop.is_set():
         try:
             with psycopg.connect(**params, autocommit=True) as conn:
+                with engine.connect() as ordinary:  # the engine's search_path, wherever it was set
+                    ours = ordinary.execute(select(func.current_schema())).scalar()  # the payload of our rows' NOTIFY
                 conn.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
                 on_notify()  # whatever was queued while nobody listened
                 while not stop.is_set():
                     # psycopg >= 3.2.4: a notification arriving between two calls is kept for the next.
-                    for _ in conn.notifies(timeout=timeout):
-                        on_notify()
+                    for notification in conn.notifies(timeout=timeout):
+                        if notification.payload == ours:  # not another deployment's, in another schema
+                            on_notify()
         except Exception as error:  # noqa: BLE001 - the poll goes on meanwhile; never let this thread die
             log.warning("outbox listener lost its connection (%s); polling until it is back", type(error).__name__)
             stop.wait(retry_seconds)

@@ -74,7 +74,7 @@ def test_the_migrated_database_keeps_the_ledger_rules(empty_engine: Engine) -> N
 
 @pytest.mark.parametrize("empty_engine", ["postgres"], indirect=True)
 def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine: Engine) -> None:
-    """Migration 0012's trigger: inserting outbox rows NOTIFYs loyalty_outbox at commit,
+    """Migrations 0012-0013's trigger: inserting outbox rows NOTIFYs loyalty_outbox at commit,
     whoever inserts them; nothing for a rollback."""
     import psycopg
 
@@ -102,10 +102,12 @@ def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine:
         assert [n for n in listener.notifies(timeout=0.3) if n.pid in ours] == []
         with empty_engine.begin() as conn:
             ours = {conn.execute(text(pid)).scalar()}
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
             conn.execute(insert)
             conn.execute(insert)
         heard = [n for n in listener.notifies(timeout=1) if n.pid in ours]
-        assert [n.channel for n in heard] == [OUTBOX_NOTIFY_CHANNEL]  # one a transaction: the same payload collapses
+        # One a transaction (the same payload collapses), naming the schema of the rows.
+        assert [(n.channel, n.payload) for n in heard] == [(OUTBOX_NOTIFY_CHANNEL, schema)]
     command.downgrade(database.alembic_config(empty_engine), "0011")  # and the downgrade takes the trigger away
     with empty_engine.connect() as conn:
         # This schema's triggers only: another schema in the database may hold the trigger.

@@ -20,9 +20,11 @@ from web.sender_runtime import listen, wake_on_commit, watch_sqlite
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def notify_now(engine: Engine) -> None:
+def notify_now(engine: Engine, schema: str | None = None) -> None:
+    """NOTIFY as the outbox trigger does: for rows in ``schema`` (the engine's own by default)."""
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_NOTIFY_CHANNEL})
+        conn.execute(text("SELECT pg_notify(:channel, coalesce(:schema, current_schema()))"),
+                     {"channel": OUTBOX_NOTIFY_CHANNEL, "schema": schema})
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
@@ -34,6 +36,8 @@ def test_the_listener_wakes_on_notify_and_survives_a_lost_connection(engine: Eng
     try:
         assert woken.wait(5), "no wake once listening (rows queued before it listened)"
         woken.clear()
+        notify_now(engine, schema="another_deployment")
+        assert not woken.wait(0.3), "woken by rows in another schema"
         notify_now(engine)
         assert woken.wait(2), "NOTIFY did not wake it"
         with engine.begin() as conn:  # the server drops our listener's connection
