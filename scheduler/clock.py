@@ -37,7 +37,10 @@ SURVEY_MINUTES = 10
 # How late a job may still start (the process was busy or suspended); later, it waits for
 # its next time. Coalesced: several missed times run once.
 GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "daily": 12 * 3600}
-LOCK_CLASS = 0x4C4F59  # "LOY": with the program id, the advisory lock's two keys
+LOCK_CLASS = 0x4C4F59  # "LOY": the advisory lock's first key
+# Its second: the program in this schema, so deployments sharing a database (one schema
+# each, where program ids repeat) do not hold each other's lock.
+_PROGRAM_KEY = "hashtext(current_schema() || '/' || CAST(:b AS text))"
 
 
 def utcnow() -> datetime:
@@ -65,7 +68,8 @@ class AdvisoryLock:
                 self._close()
         try:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_CLASS, "b": self.program_id}).scalar()
+            got = conn.execute(text(f"SELECT pg_try_advisory_lock(:a, {_PROGRAM_KEY})"),
+                               {"a": LOCK_CLASS, "b": self.program_id}).scalar()
         except SQLAlchemyError as error:
             log.warning("clock: could not try the advisory lock (%s)", type(error).__name__)
             return False
@@ -78,7 +82,7 @@ class AdvisoryLock:
     def release(self) -> None:
         if self.conn is not None:
             try:
-                self.conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_CLASS, "b": self.program_id})
+                self.conn.execute(text(f"SELECT pg_advisory_unlock(:a, {_PROGRAM_KEY})"), {"a": LOCK_CLASS, "b": self.program_id})
             except SQLAlchemyError:
                 pass
             self._close()

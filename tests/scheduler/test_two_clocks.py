@@ -1,5 +1,6 @@
 """Two clocks by mistake, running every job at the same moment: each point moves once and
-each message is queued once, on SQLite and on PostgreSQL."""
+each message is queued once, on SQLite and on PostgreSQL; on PostgreSQL only one of them
+holds the program's lock."""
 from __future__ import annotations
 
 import threading
@@ -7,11 +8,12 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
-from support import T0
+from sqlalchemy import Engine, func, select
+from support import T0, drop_postgres_schema, postgres_engine
 
 from rewards.models import LedgerEntry, OutboxMessage, Survey
 from scheduler import jobs
+from scheduler.clock import AdvisoryLock
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
@@ -52,3 +54,25 @@ def test_two_clocks_at_once_do_everything_once(world) -> None:  # type: ignore[n
     prefixes = Counter(key.split(":")[0] for key, _ in world.messages())
     assert set(per_member.values()) == {5}, prefixes
     assert prefixes == {"expired": 6, "expiry-reminder": 6, "tier": 6, "birthday": 6, "survey": 6}
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_one_clock_per_program_holds_the_lock_and_a_standby_takes_over(engine: Engine) -> None:
+    """PostgreSQL's advisory lock: a second clock for the program idles while the first
+    lives and takes over once it is gone; a deployment in another schema of the same
+    database, whose program has the same id, has a lock of its own."""
+    first, second = AdvisoryLock(engine, 1), AdvisoryLock(engine, 1)
+    other_engine, other_schema = postgres_engine()
+    elsewhere = AdvisoryLock(other_engine, 1)
+    try:
+        assert first.held() and first.held()  # held, and still held on the next turn
+        assert not second.held()
+        assert elsewhere.held()
+        assert AdvisoryLock(engine, 2).held() is True  # another program of this deployment
+        first.release()
+        assert second.held()
+    finally:
+        for lock in (first, second, elsewhere):
+            lock.release()
+        other_engine.dispose()
+        drop_postgres_schema(other_schema)
