@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
@@ -172,18 +172,27 @@ def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event,
     while not stop.is_set():
         try:
             with psycopg.connect(**params, autocommit=True) as conn:
-                with engine.connect() as ordinary:  # the engine's search_path, wherever it was set
-                    ours = ordinary.execute(select(func.current_schema())).scalar()  # the payload of our rows' NOTIFY
+                ours = _outbox_schema(engine)
                 conn.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
                 on_notify()  # whatever was queued while nobody listened
                 while not stop.is_set():
                     # psycopg >= 3.2.4: a notification arriving between two calls is kept for the next.
                     for notification in conn.notifies(timeout=timeout):
-                        if notification.payload == ours:  # not another deployment's, in another schema
+                        if ours is None or notification.payload == ours:  # not another deployment's
                             on_notify()
         except Exception as error:  # noqa: BLE001 - the poll goes on meanwhile; never let this thread die
             log.warning("outbox listener lost its connection (%s); polling until it is back", type(error).__name__)
             stop.wait(retry_seconds)
+
+
+def _outbox_schema(engine: Engine) -> str | None:
+    """The schema our outbox table is in, as the engine's search_path finds it: the payload
+    of our rows' NOTIFY (None before the table exists: then every notification wakes us)."""
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.oid = to_regclass(:table)"
+        ), {"table": OutboxMessage.__tablename__}).scalar()
 
 
 def watch_sqlite(engine: Engine, on_change: Callable[[], None], stop: threading.Event, *,

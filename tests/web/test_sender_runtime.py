@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from rewards import outbox
+from rewards.db import make_engine
 from rewards.models import OUTBOX_NOTIFY_CHANNEL, Program
 from web.sender_runtime import listen, wake_on_commit, watch_sqlite
 
@@ -54,6 +55,41 @@ def test_the_listener_wakes_on_notify_and_survives_a_lost_connection(engine: Eng
         stop.set()
         thread.join(5)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_the_listener_knows_its_rows_by_the_schema_its_outbox_is_in(engine: Engine, program: Program) -> None:
+    """A search_path whose first schema is empty (a user's own schema, the tables in the
+    next): the listener still wakes for its rows' NOTIFY, which names the table's schema."""
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+    empty = f"{schema}_empty"
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{empty}"'))
+    url = engine.url.set(query={**engine.url.query, "options": f"-csearch_path={empty},{schema}"})
+    behind = make_engine(url.render_as_string(hide_password=False))
+    woken, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=listen, args=(behind, woken.set, stop), kwargs={"timeout": 0.05})
+    thread.start()
+    try:
+        assert woken.wait(5)
+        woken.clear()
+        with behind.begin() as conn:
+            assert conn.execute(text("SELECT current_schema()")).scalar() == empty
+        notify_now(engine, schema=empty)
+        assert not woken.wait(0.3), "woken for a schema without our outbox"
+        with behind.begin() as conn:  # rows queued as the app does, through the search_path
+            conn.execute(text(
+                "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts,"
+                " available_at, created_at) VALUES (:program, 'sms', '+15550001111', 'reply', 0, '{}', 'queued', 0, now(), now())"
+            ), {"program": program.id})
+        assert woken.wait(2), "our rows' NOTIFY did not wake it"
+    finally:
+        stop.set()
+        thread.join(5)
+        behind.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{empty}"'))
 
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
