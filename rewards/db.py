@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, or_
+from sqlalchemy import Connection, Engine, create_engine, event, or_, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -87,6 +87,17 @@ def one_of(column: Any, values: Sequence[Any]) -> Any:
     but compiled once. An IN list is expanded afresh on every execution (about 20 us each,
     measured), on statements every message runs (rewards/standing.py)."""
     return or_(*(column == value for value in values))
+
+
+def schema_of(connection: Connection, table: str) -> str | None:
+    """PostgreSQL: the schema ``table`` is found in through the connection's search_path
+    (None if it is not there). Several deployments may share a database, one schema each:
+    what tells their notifications and locks apart. (``current_schema()`` is the first
+    schema of the path that exists, which need not hold the tables.)"""
+    return connection.execute(text(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.oid = to_regclass(:table)"
+    ), {"table": table}).scalar()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -27,6 +27,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rewards.db import schema_of
+from rewards.models import Program
 from scheduler import jobs
 from scheduler.jobs import JobResult
 
@@ -38,9 +40,9 @@ SURVEY_MINUTES = 10
 # its next time. Coalesced: several missed times run once.
 GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "daily": 12 * 3600}
 LOCK_CLASS = 0x4C4F59  # "LOY": the advisory lock's first key
-# Its second: the program in this schema, so deployments sharing a database (one schema
+# Its second: the program in its schema, so deployments sharing a database (one schema
 # each, where program ids repeat) do not hold each other's lock.
-_PROGRAM_KEY = "hashtext(current_schema() || '/' || CAST(:b AS text))"
+_PROGRAM_KEY = "hashtext(coalesce(CAST(:schema AS text), current_schema()) || '/' || CAST(:b AS text))"
 
 
 def utcnow() -> datetime:
@@ -56,6 +58,7 @@ class AdvisoryLock:
     def __init__(self, engine: Engine, program_id: int) -> None:
         self.engine, self.program_id = engine, program_id
         self.conn: Connection | None = None
+        self.key: dict[str, object] = {}
 
     def held(self) -> bool:
         if self.engine.dialect.name != "postgresql":
@@ -68,8 +71,8 @@ class AdvisoryLock:
                 self._close()
         try:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = conn.execute(text(f"SELECT pg_try_advisory_lock(:a, {_PROGRAM_KEY})"),
-                               {"a": LOCK_CLASS, "b": self.program_id}).scalar()
+            self.key = {"a": LOCK_CLASS, "schema": schema_of(conn, Program.__tablename__), "b": self.program_id}
+            got = conn.execute(text(f"SELECT pg_try_advisory_lock(:a, {_PROGRAM_KEY})"), self.key).scalar()
         except SQLAlchemyError as error:
             log.warning("clock: could not try the advisory lock (%s)", type(error).__name__)
             return False
@@ -82,7 +85,7 @@ class AdvisoryLock:
     def release(self) -> None:
         if self.conn is not None:
             try:
-                self.conn.execute(text(f"SELECT pg_advisory_unlock(:a, {_PROGRAM_KEY})"), {"a": LOCK_CLASS, "b": self.program_id})
+                self.conn.execute(text(f"SELECT pg_advisory_unlock(:a, {_PROGRAM_KEY})"), self.key)
             except SQLAlchemyError:
                 pass
             self._close()

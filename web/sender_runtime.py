@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
 from rewards import outbox
+from rewards.db import schema_of
 from rewards.errors import ConfigError
 from rewards.models import OUTBOX_NOTIFY_CHANNEL, OutboxMessage
 from web import wiring
@@ -172,27 +173,19 @@ def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event,
     while not stop.is_set():
         try:
             with psycopg.connect(**params, autocommit=True) as conn:
-                ours = _outbox_schema(engine)
+                with engine.connect() as ordinary:  # our rows' NOTIFY names their table's schema
+                    ours = schema_of(ordinary, OutboxMessage.__tablename__)
                 conn.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
                 on_notify()  # whatever was queued while nobody listened
                 while not stop.is_set():
                     # psycopg >= 3.2.4: a notification arriving between two calls is kept for the next.
                     for notification in conn.notifies(timeout=timeout):
-                        if ours is None or notification.payload == ours:  # not another deployment's
+                        # Not another deployment's; "" from a trigger older than migration 0013.
+                        if ours is None or notification.payload in (ours, ""):
                             on_notify()
         except Exception as error:  # noqa: BLE001 - the poll goes on meanwhile; never let this thread die
             log.warning("outbox listener lost its connection (%s); polling until it is back", type(error).__name__)
             stop.wait(retry_seconds)
-
-
-def _outbox_schema(engine: Engine) -> str | None:
-    """The schema our outbox table is in, as the engine's search_path finds it: the payload
-    of our rows' NOTIFY (None before the table exists: then every notification wakes us)."""
-    with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.oid = to_regclass(:table)"
-        ), {"table": OutboxMessage.__tablename__}).scalar()
 
 
 def watch_sqlite(engine: Engine, on_change: Callable[[], None], stop: threading.Event, *,

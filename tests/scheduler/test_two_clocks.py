@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from support import T0, drop_postgres_schema, postgres_engine
 
-from rewards.models import LedgerEntry, OutboxMessage, Survey
+from rewards.models import Base, LedgerEntry, OutboxMessage, Survey
 from scheduler import jobs
 from scheduler.clock import AdvisoryLock
 
@@ -63,6 +63,7 @@ def test_one_clock_per_program_holds_the_lock_and_a_standby_takes_over(engine: E
     database, whose program has the same id, has a lock of its own."""
     first, second = AdvisoryLock(engine, 1), AdvisoryLock(engine, 1)
     other_engine, other_schema = postgres_engine()
+    Base.metadata.create_all(other_engine)
     elsewhere = AdvisoryLock(other_engine, 1)
     try:
         assert first.held() and first.held()  # held, and still held on the next turn
