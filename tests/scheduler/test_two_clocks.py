@@ -61,7 +61,7 @@ def test_one_clock_per_program_holds_the_lock_and_a_standby_takes_over(engine: E
     """PostgreSQL's advisory lock: a second clock for the program idles while the first
     lives and takes over once it is gone; a deployment in another schema of the same
     database, whose program has the same id, has a lock of its own."""
-    first, second = AdvisoryLock(engine, 1), AdvisoryLock(engine, 1)
+    first, second, other_program = AdvisoryLock(engine, 1), AdvisoryLock(engine, 1), AdvisoryLock(engine, 2)
     other_engine, other_schema = postgres_engine()
     Base.metadata.create_all(other_engine)
     elsewhere = AdvisoryLock(other_engine, 1)
@@ -69,11 +69,11 @@ def test_one_clock_per_program_holds_the_lock_and_a_standby_takes_over(engine: E
         assert first.held() and first.held()  # held, and still held on the next turn
         assert not second.held()
         assert elsewhere.held()
-        assert AdvisoryLock(engine, 2).held() is True  # another program of this deployment
+        assert other_program.held()  # another program of this deployment
         first.release()
         assert second.held()
     finally:
-        for lock in (first, second, elsewhere):
+        for lock in (first, second, other_program, elsewhere):
             lock.release()
         other_engine.dispose()
         drop_postgres_schema(other_schema)
