@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,19 +90,19 @@ def webhook_body(update_id: int, chat_id: int, words: str = "balance") -> bytes:
 HEADERS = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
 
 
-def hammer(port: int, seconds: float, clients: int, make_request) -> tuple[int, int, float]:  # type: ignore[no-untyped-def]
-    """(ok, failed, elapsed): ``clients`` threads calling ``make_request(client, i)``."""
+def hammer(port: int, seconds: float, clients: int, make_request, numbers: Iterator[int]) -> tuple[int, int, float]:  # type: ignore[no-untyped-def]
+    """(ok, failed, elapsed): ``clients`` threads calling ``make_request(client, i)``, each
+    ``i`` the next of ``numbers`` (shared by the calls, so they can stay unique across runs)."""
     ok = failed = 0
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
-    counter = iter(range(10**12))
 
     def run() -> None:
         nonlocal ok, failed
         client = Client(port)
         while time.monotonic() < deadline:
             with lock:
-                i = next(counter)
+                i = next(numbers)
             status = make_request(client, i)
             with lock:
                 if status == 200:
@@ -206,16 +207,15 @@ def main() -> None:
 
             server = procs[0].pid
             first_id = 10**6
-            posted = iter(range(10**9))
+            numbers = iter(range(10**12))  # update ids unique across rounds: the webhook drops redeliveries
 
-            def post(c: Client, _i: int) -> int:
-                i = next(posted)  # unique update ids across rounds (the webhook drops redeliveries)
+            def post(c: Client, i: int) -> int:
                 return c.request("POST", "/webhooks/telegram", webhook_body(first_id + i, 10_000 + i % MEMBERS), HEADERS)
 
             def measure(make_request) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
                 """(requests/s, server CPU ms a request, failed) for one stretch of ``--seconds``."""
                 cpu = cpu_seconds(server)
-                ok, failed, elapsed = hammer(port, args.seconds, args.clients, make_request)
+                ok, failed, elapsed = hammer(port, args.seconds, args.clients, make_request, numbers)
                 return ok / elapsed, (cpu_seconds(server) - cpu) / max(ok, 1) * 1000, failed
 
             # Rounds alternate the two routes, so a slow spell of a shared machine falls on both
