@@ -72,13 +72,13 @@ class FakeTelegram:
     """Start with ``with FakeTelegram() as fake`` (or ``start()`` / ``stop()``)."""
 
     def __init__(self, token: str = "123456:TEST-fake-token_abc", username: str = "loyalty_test_bot",
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
         self.username = username
         self.bot_id = int(token.split(":")[0])
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
-        self._host = host
+        self._host, self._port = host, port  # port 0: any free one
         self._failures: list[_Failure] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
@@ -92,7 +92,7 @@ class FakeTelegram:
     # -- running ----------------------------------------------------------------------------
 
     def start(self) -> FakeTelegram:
-        self._server = make_server(self._host, 0, self._wsgi, threaded=True, request_handler=_Quiet)
+        self._server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-telegram", daemon=True)
         self._thread.start()
         return self

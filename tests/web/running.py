@@ -44,9 +44,9 @@ def free_port() -> int:
 class Running:
     """A child process whose output (stdout and stderr together) is read as it comes."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path, stdin: bool = False) -> None:
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=env, cwd=cwd)
+                                     env=env, cwd=cwd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -55,6 +55,12 @@ class Running:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
+
+    def type(self, line: str) -> None:
+        """Write ``line`` to its input, as someone typing it (``stdin=True``)."""
+        assert self.proc.stdin is not None, "started without stdin=True"
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     @property
     def output(self) -> str:

@@ -1,0 +1,134 @@
+"""Talk to the bot as a Telegram customer from a terminal, with no Telegram account.
+
+    python tests/fakes/telegram_terminal.py [--port 8081] [--chat 1001] [--language en]
+
+Starts the fake Bot API server (``tests/fakes/telegram_api.py``) and prints the one command
+that points the real bot at it (``loyalty telegram poll`` with TELEGRAM_API_BASE_URL). What
+you type is handed to the bot as the customer's update, through getUpdates, as Telegram
+would; what the bot sends back is printed: texts, menu buttons (numbered: type the number to
+press one), the "share my phone" button, and photos (the QR), saved as PNG files.
+
+    hi                      a text message
+    2                       presses button 2 of the bot's last menu (text when there is none)
+    /phone +15550001111     shares a phone number, as the "share my phone" button does
+    /quit or Ctrl-D         stops
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TextIO
+
+if __package__ in (None, ""):  # run as a script: tests/ on the path, for ``fakes``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fakes.telegram_api import Call, FakeTelegram, button_update, contact_update, text_update  # noqa: E402
+
+
+class Terminal:
+    """One customer's chat: ``say`` sends their words, ``show`` prints what the bot sent."""
+
+    def __init__(self, fake: FakeTelegram, chat: int, language: str, photos: Path, out: TextIO) -> None:
+        self.fake, self.chat, self.language, self.photos, self.out = fake, chat, language, photos, out
+        self.buttons: list[str] = []  # callback data of the last inline menu, in order
+        self._ids = itertools.count(1)
+        self._shown = 0
+        self._lock = threading.Lock()
+
+    def say(self, line: str) -> bool:
+        """Hand ``line`` to the bot; False when it asks to stop."""
+        words = line.strip()
+        if words in ("/quit", "/exit"):
+            return False
+        if not words:
+            return True
+        n = next(self._ids)
+        with self._lock:
+            buttons = self.buttons
+        if words.isdigit() and 1 <= int(words) <= len(buttons):
+            self.fake.push_update(button_update(n, self.chat, buttons[int(words) - 1], self.language))
+        elif words.split()[0] == "/phone":
+            phone = words[len("/phone"):].strip()
+            if not phone:
+                self._print("(write the number after /phone, like /phone +15550001111)")
+            else:
+                self.fake.push_update(contact_update(n, self.chat, phone, language=self.language))
+        else:
+            self.fake.push_update(text_update(n, self.chat, words, self.language))
+        return True
+
+    def watch(self, stop: threading.Event) -> None:
+        """Print each message the bot sends to this chat, as it arrives, until ``stop``."""
+        while not stop.is_set():
+            self.fake.wait_for(lambda f: stop.is_set() or len(f.sent(chat_id=self.chat)) > self._shown, timeout=0.5)
+            sent = self.fake.sent(chat_id=self.chat)
+            for call in sent[self._shown:]:
+                self.show(call)
+            self._shown = len(sent)
+
+    def show(self, call: Call) -> None:
+        if call.method == "sendPhoto":
+            n = len(list(self.photos.glob("photo-*.png"))) + 1
+            path = self.photos / f"photo-{n}.png"
+            path.write_bytes(call.files.get("photo", b""))
+            self._print(f"[photo: {path}]")
+        if call.text:
+            self._print(str(call.text))
+        markup = call.params.get("reply_markup")
+        if not isinstance(markup, dict):
+            return
+        if "inline_keyboard" in markup:
+            pressed = [button for row in markup["inline_keyboard"] for button in row if "callback_data" in button]
+            with self._lock:
+                self.buttons = [str(button["callback_data"]) for button in pressed]
+            self._print("  ".join(f"[{i}] {button['text']}" for i, button in enumerate(pressed, 1)), lead="     ")
+        for row in markup.get("keyboard", []):
+            for button in row:
+                if isinstance(button, dict) and button.get("request_contact"):
+                    self._print(f"[{button['text']}]: type /phone and your number", lead="     ")
+
+    def _print(self, text: str, lead: str = "bot> ") -> None:
+        pad = " " * len(lead)
+        lines = text.splitlines() or [""]
+        self.out.write(lead + lines[0] + "".join("\n" + pad + line for line in lines[1:]) + "\n")
+        self.out.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8081, help="where the fake Bot API listens (0: any free port)")
+    parser.add_argument("--chat", type=int, default=1001, help="the customer's chat id")
+    parser.add_argument("--language", default="en", help="the customer's Telegram language (en, es...)")
+    args = parser.parse_args(argv)
+    try:
+        fake = FakeTelegram(port=args.port).start()
+    except OSError as error:
+        raise SystemExit(f"cannot listen on port {args.port} ({error.strerror}): choose another with --port") from None
+    stop = threading.Event()
+    with tempfile.TemporaryDirectory(prefix="telegram-terminal-") as photos:
+        terminal = Terminal(fake, args.chat, args.language, Path(photos), sys.stdout)
+        print(f"A fake Telegram Bot API is listening on {fake.base_url}. In another terminal, run the bot against it:\n\n"
+              f"  loyalty demo   # once, if this database has no program yet\n"
+              f"  TELEGRAM_BOT_TOKEN={fake.token} TELEGRAM_API_BASE_URL={fake.base_url} loyalty telegram poll\n\n"
+              f"Then write here as the customer of chat {args.chat} (try: hi). A number presses that button of the\n"
+              f"bot's last menu; /phone +15550001111 shares a phone number; /quit or Ctrl-D stops.", flush=True)
+        watcher = threading.Thread(target=terminal.watch, args=(stop,), name="telegram-terminal", daemon=True)
+        watcher.start()
+        try:
+            for line in sys.stdin:
+                if not terminal.say(line):
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+            watcher.join(2)
+            fake.stop()
+
+
+if __name__ == "__main__":
+    main()
