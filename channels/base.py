@@ -1,5 +1,5 @@
-"""What every channel shares: the plain-text rendering of a Reply, and a collecting output
-for tests.
+"""What every channel shares: the plain-text rendering of a Reply, quieting the SDKs' request
+logs, and a collecting output for tests.
 
 An adapter renders natively what its provider can show (Telegram inline keyboards, photos)
 and falls back on ``render_text`` for the rest, the way Rasa's base output channel turns
@@ -7,7 +7,19 @@ buttons into numbered lines.
 """
 from __future__ import annotations
 
+import logging
+
 from bot.messages import Reply
+
+
+def quiet_sdk_logger(name: str) -> None:
+    """The SDKs narrate every HTTP request at INFO (httpx for python-telegram-bot, with the
+    bot token in the URL; twilio.http_client, a dozen lines a message), which would bury the
+    console of ``loyalty serve``. Their logger goes to WARNING, unless the operator has set a
+    level for it (``logging.getLogger(name).setLevel(logging.INFO)`` to see them again)."""
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 def render_text(reply: Reply, numbered: bool, hint: str | None = None) -> str:

@@ -35,7 +35,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.messages import SHARE_PHONE, Button, IncomingMessage, Reply
-from channels.base import render_text
+from channels.base import quiet_sdk_logger, render_text
 from channels.sender import PermanentFailure, RetryAfter
 from rewards.errors import InvalidInput
 from rewards.phones import parse_phone
@@ -230,9 +230,7 @@ class TelegramAdapter:
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
         self._ready = False
-        # httpx logs every request URL at INFO, and the Bot API puts the token in the URL.
-        if logging.getLogger("httpx").level == logging.NOTSET:
-            logging.getLogger("httpx").setLevel(logging.WARNING)
+        quiet_sdk_logger("httpx")  # it logs each request's URL, and the Bot API puts the token there
 
     # -- the event loop -----------------------------------------------------------------
 

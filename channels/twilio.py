@@ -27,7 +27,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.messages import Reply
-from channels.base import render_text
+from channels.base import quiet_sdk_logger, render_text
 from channels.sender import PermanentFailure, RetryAfter, Skipped
 from rewards.phones import mask
 
@@ -129,6 +129,7 @@ class TwilioHttp(TwilioHttpClient):
 
     def __init__(self, base_url: str | None = None, timeout: float = 15.0) -> None:
         super().__init__(timeout=timeout)
+        quiet_sdk_logger("twilio.http_client")
         self.base_url = base_url.rstrip("/") if base_url else None
         self._local = threading.local()
 

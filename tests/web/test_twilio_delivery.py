@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import zxingcpp
 from fakes.twilio_api import FakeTwilio
 from PIL import Image as PILImage
@@ -79,6 +81,14 @@ def test_an_sms_redemption_shows_the_typable_code_as_text(tw: Twilio) -> None:
     assert last.media_urls == []
     typable = f"{code[:4]}-{code[4:8]}-{code[8:]}"
     assert typable in (last.body or "") and segments(last.body or "") == 1
+
+
+def test_sending_leaves_the_console_to_our_own_lines(tw: Twilio, caplog: pytest.LogCaptureFixture) -> None:
+    """The SDK narrates each request in a dozen INFO lines; `loyalty serve` would print them all."""
+    caplog.set_level(logging.INFO)
+    tw.say("whatsapp", ANA, "hi")
+    assert tw.fake.sent(ANA)  # the reply went out through the SDK
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("twilio")] == []
 
 
 # --- WhatsApp's 24-hour window ---------------------------------------------------------------------------
