@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import TextIO
@@ -27,25 +26,21 @@ if __package__ in (None, ""):  # run as a script: tests/ on the path, for ``fake
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fakes.telegram_api import Call, FakeTelegram, button_update, contact_update, text_update  # noqa: E402
+from fakes.terminal import ChatTerminal, run  # noqa: E402
 
 
-class Terminal:
-    """One customer's chat: ``say`` sends their words, ``show`` prints what the bot sent."""
+class TelegramTerminal(ChatTerminal):
+    """Typed lines become the customer's updates, handed out by the fake's getUpdates."""
 
     def __init__(self, fake: FakeTelegram, chat: int, language: str, photos: Path, out: TextIO) -> None:
-        self.fake, self.chat, self.language, self.photos, self.out = fake, chat, language, photos, out
+        super().__init__(photos, out)
+        self.fake, self.chat, self.language = fake, chat, language
         self.buttons: list[str] = []  # callback data of the last inline menu, in order
         self._ids = itertools.count(1)
         self._shown = 0
         self._lock = threading.Lock()
 
-    def say(self, line: str) -> bool:
-        """Hand ``line`` to the bot; False when it asks to stop."""
-        words = line.strip()
-        if words in ("/quit", "/exit"):
-            return False
-        if not words:
-            return True
+    def send(self, words: str) -> None:
         n = next(self._ids)
         with self._lock:
             buttons = self.buttons
@@ -54,30 +49,24 @@ class Terminal:
         elif words.split()[0] == "/phone":
             phone = words[len("/phone"):].strip()
             if not phone:
-                self._print("(write the number after /phone, like /phone +15550001111)")
+                self.print("(write the number after /phone, like /phone +15550001111)", lead="")
             else:
                 self.fake.push_update(contact_update(n, self.chat, phone, language=self.language))
         else:
             self.fake.push_update(text_update(n, self.chat, words, self.language))
-        return True
 
-    def watch(self, stop: threading.Event) -> None:
-        """Print each message the bot sends to this chat, as it arrives, until ``stop``."""
-        while not stop.is_set():
-            self.fake.wait_for(lambda f: stop.is_set() or len(f.sent(chat_id=self.chat)) > self._shown, timeout=0.5)
-            sent = self.fake.sent(chat_id=self.chat)
-            for call in sent[self._shown:]:
-                self.show(call)
-            self._shown = len(sent)
+    def show_new(self, stop: threading.Event) -> None:
+        self.fake.wait_for(lambda f: stop.is_set() or len(f.sent(chat_id=self.chat)) > self._shown, timeout=0.5)
+        sent = self.fake.sent(chat_id=self.chat)
+        for call in sent[self._shown:]:
+            self.show(call)
+        self._shown = len(sent)
 
     def show(self, call: Call) -> None:
         if call.method == "sendPhoto":
-            n = len(list(self.photos.glob("photo-*.png"))) + 1
-            path = self.photos / f"photo-{n}.png"
-            path.write_bytes(call.files.get("photo", b""))
-            self._print(f"[photo: {path}]")
+            self.print(f"[photo: {self.save_photo(call.files.get('photo', b''))}]")
         if call.text:
-            self._print(str(call.text))
+            self.print(str(call.text))
         markup = call.params.get("reply_markup")
         if not isinstance(markup, dict):
             return
@@ -85,17 +74,11 @@ class Terminal:
             pressed = [button for row in markup["inline_keyboard"] for button in row if "callback_data" in button]
             with self._lock:
                 self.buttons = [str(button["callback_data"]) for button in pressed]
-            self._print("  ".join(f"[{i}] {button['text']}" for i, button in enumerate(pressed, 1)), lead="     ")
+            self.print("  ".join(f"[{i}] {button['text']}" for i, button in enumerate(pressed, 1)), lead="     ")
         for row in markup.get("keyboard", []):
             for button in row:
                 if isinstance(button, dict) and button.get("request_contact"):
-                    self._print(f"[{button['text']}]: type /phone and your number", lead="     ")
-
-    def _print(self, text: str, lead: str = "bot> ") -> None:
-        pad = " " * len(lead)
-        lines = text.splitlines() or [""]
-        self.out.write(lead + lines[0] + "".join("\n" + pad + line for line in lines[1:]) + "\n")
-        self.out.flush()
+                    self.print(f"[{button['text']}]: type /phone and your number", lead="     ")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,26 +91,16 @@ def main(argv: list[str] | None = None) -> None:
         fake = FakeTelegram(port=args.port).start()
     except OSError as error:
         raise SystemExit(f"cannot listen on port {args.port} ({error.strerror}): choose another with --port") from None
-    stop = threading.Event()
-    with tempfile.TemporaryDirectory(prefix="telegram-terminal-") as photos:
-        terminal = Terminal(fake, args.chat, args.language, Path(photos), sys.stdout)
-        print(f"A fake Telegram Bot API is listening on {fake.base_url}. In another terminal, run the bot against it:\n\n"
-              f"  loyalty demo   # once, if this database has no program yet\n"
-              f"  TELEGRAM_BOT_TOKEN={fake.token} TELEGRAM_API_BASE_URL={fake.base_url} loyalty telegram poll\n\n"
-              f"Then write here as the customer of chat {args.chat} (try: hi). A number presses that button of the\n"
-              f"bot's last menu; /phone +15550001111 shares a phone number; /quit or Ctrl-D stops.", flush=True)
-        watcher = threading.Thread(target=terminal.watch, args=(stop,), name="telegram-terminal", daemon=True)
-        watcher.start()
-        try:
-            for line in sys.stdin:
-                if not terminal.say(line):
-                    break
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stop.set()
-            watcher.join(2)
-            fake.stop()
+    try:
+        run(TelegramTerminal, (
+            f"A fake Telegram Bot API is listening on {fake.base_url}. In another terminal, run the bot against it:\n\n"
+            f"  loyalty demo   # once, if this database has no program yet\n"
+            f"  TELEGRAM_BOT_TOKEN={fake.token} TELEGRAM_API_BASE_URL={fake.base_url} loyalty telegram poll\n\n"
+            f"Then write here as the customer of chat {args.chat} (try: hi). A number presses that button of the\n"
+            f"bot's last menu; /phone +15550001111 shares a phone number; /quit or Ctrl-D stops."
+        ), fake, args.chat, args.language)
+    finally:
+        fake.stop()
 
 
 if __name__ == "__main__":

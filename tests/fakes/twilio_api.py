@@ -109,6 +109,7 @@ class FakeTwilio:
     account_sid: str = "AC" + "0" * 31 + "1"
     auth_token: str = "fake-auth-token-0123456789abcdef"
     host: str = "127.0.0.1"
+    port: int = 0  # 0: any free one
     messages: list[SentMessage] = field(default_factory=list)
     refused: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)  # (status, params)
 
@@ -148,7 +149,7 @@ class FakeTwilio:
             def log_message(self, *args: Any) -> None:  # the test output stays quiet
                 pass
 
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True,
