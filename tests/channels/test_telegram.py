@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -243,3 +250,34 @@ def test_the_commands_calls(fake: FakeTelegram, adapter: TelegramAdapter) -> Non
     assert [u.update_id for u in adapter.get_updates(9002, timeout=0)] == [9002]  # 9001 confirmed
     assert adapter.get_updates(9003, timeout=0) == ()
     assert adapter.answer_callback_query("cq-1")
+
+
+# --- the fake in a process of its own (bench/sender.py) ------------------------------------
+
+
+def test_the_fake_serves_from_its_own_process_and_tells_what_arrived_when() -> None:
+    fake_script = Path(__file__).resolve().parents[1] / "fakes" / "telegram_api.py"
+    proc = subprocess.Popen([sys.executable, str(fake_script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base_url, token = proc.stdout.readline().split()
+        adapter = TelegramAdapter(token, base_url, timeout=5)
+        try:
+            before = time.monotonic()
+            adapter.send(str(CHAT), Reply("one"))
+            adapter.send(str(CHAT), Reply("two"))
+            after = time.monotonic()
+        finally:
+            adapter.close()
+
+        def sent(since: int) -> dict[str, Any]:
+            with urllib.request.urlopen(f"{base_url}/_fake/sent?after={since}", timeout=5) as response:
+                return dict(json.load(response))
+
+        everything, last = sent(0), sent(1)
+        assert everything["count"] == 2 and last["count"] == 2
+        assert before <= everything["at"][0] <= everything["at"][1] <= after  # one monotonic clock for both processes
+        assert last["at"] == everything["at"][1:]
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0  # SIGTERM stops it cleanly

@@ -17,8 +17,10 @@ recorded with its parameters, uploaded file bytes and arrival time.
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -178,13 +180,16 @@ class FakeTelegram:
     # -- the Bot API -------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        arrived = time.monotonic()  # before parsing: the stamp is the arrival, not the parse
         request = Request(environ)
+        if request.path == "/_fake/sent" and request.method == "GET":
+            return self._sent_since(int(request.args.get("after") or 0))(environ, start_response)
         parts = request.path.strip("/").split("/")
         if len(parts) != 2 or not parts[0].startswith("bot"):
             return self._answer(404, None, "Not Found")(environ, start_response)
         token, method = parts[0][3:], parts[1]
         params, files = _params(request)
-        call = Call(method, params, files, time.monotonic())
+        call = Call(method, params, files, arrived)
         if token != self.token:
             call.status = 401
             response = self._answer(401, None, "Unauthorized")
@@ -194,6 +199,13 @@ class FakeTelegram:
             self.calls.append(call)
             self._changed.notify_all()
         return response(environ, start_response)
+
+    def _sent_since(self, after: int) -> Response:
+        """For a fake in a process of its own (``main``): how many messages were delivered,
+        and the arrival times (``time.monotonic()``, the same clock in every process) of
+        those after the first ``after``."""
+        arrivals = [call.at for call in self.sent()]
+        return Response(json.dumps({"count": len(arrivals), "at": arrivals[after:]}), content_type="application/json")
 
     def _dispatch(self, call: Call) -> Response:
         handler = getattr(self, f"_api_{call.method.lower()}", None)
@@ -393,3 +405,28 @@ def contact_update(update_id: int, chat_id: int, phone: str, *, user_id: int | N
     says otherwise. Telegram writes the number without "+" as often as with it."""
     contact = Contact(phone, "Customer", user_id=chat_id if user_id is None else user_id)
     return Update(update_id, message=_message(update_id, chat_id, language, contact=contact)).to_dict()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a fake Bot API in a process of its own until SIGTERM or Ctrl-C; the first line
+    printed is its base URL and token. A benchmark that runs the fake in its own process keeps
+    the fake's arrival stamps from waiting on the benchmark's threads for the GIL;
+    ``GET /_fake/sent?after=N`` reads them."""
+    parser = argparse.ArgumentParser(description=main.__doc__.split(";")[0] if main.__doc__ else None)
+    parser.add_argument("--port", type=int, default=0, help="where to listen (0: any free port)")
+    args = parser.parse_args(argv)
+    fake = FakeTelegram(port=args.port).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(fake.base_url, fake.token, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
