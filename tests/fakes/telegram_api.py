@@ -14,6 +14,9 @@ recorded with its parameters, uploaded file bytes and arrival time.
         fake.block(42)                 # from now on: 403 "bot was blocked by the user"
         fake.rate_limit(3)             # the next send: 429, retry after 3 s
         fake.push_update({...})        # handed out by getUpdates
+
+``python tests/fakes/telegram_api.py`` serves one in a process of its own (bench/sender.py),
+which tells what arrived when at ``GET /_fake/sent?after=N``.
 """
 from __future__ import annotations
 
