@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from rewards.bulk import insert_many
+from rewards.bulk import insert_count, insert_many
 from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
 
 # Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
@@ -73,8 +73,7 @@ def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]], now: datet
             return 0
         # rewards/bulk.py, not .values(chunk): a statement built with .values(rows) is
         # compiled afresh, row by row, each time, which dominated a campaign's fan-out.
-        inserted = len(insert_many(session, OutboxMessage.__table__, chunk, conflict=("program_id", "dedupe_key"),
-                                   returning=("id",)))
+        inserted = insert_count(session, OutboxMessage.__table__, chunk, conflict=("program_id", "dedupe_key"))
         chunk.clear()
         return inserted
 

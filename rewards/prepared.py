@@ -14,16 +14,18 @@ when it autoflushes, as ``Session.execute`` would; driver errors come out as SQL
 (``OperationalError``, ``IntegrityError``...), a lost connection invalidated.
 
 What it leaves out, and refuses where it can tell: ORM entities, IN lists expanded per
-call (use ``rewards.db.one_of``), executemany, Python-side column defaults other than
-constants, engine events (these statements are not in SQLAlchemy's echo log).
+call (use ``rewards.db.one_of``), rows returned from ``many`` (the driver's executemany),
+Python-side column defaults other than constants, engine events (these statements are not
+in SQLAlchemy's echo log).
 ``tests/rewards/test_prepared.py`` holds every statement run this way to SQLAlchemy's own
 results on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -69,26 +71,58 @@ class Prepared:
         """A statement that returns nothing: the number of rows it changed."""
         return self._run(session, params)[1]
 
+    def many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+        """A statement that returns nothing, run once for each of ``rows`` (the driver's
+        executemany): the number of rows changed. A chunk's rows share a few instants (now,
+        a morning), so each column's converted datetimes are remembered for the call."""
+        if self.statement.exported_columns:
+            raise ValueError("Prepared.many runs statements that return no rows")
+        remembered: dict[int, dict[datetime, Any]] = {}
+
+        def convert(index: int, process: Callable[[Any], Any], value: Any) -> Any:
+            if type(value) is not datetime:
+                return process(value)
+            seen = remembered.setdefault(index, {})
+            converted = seen.get(value, _REQUIRED)
+            if converted is _REQUIRED:
+                converted = seen[value] = process(value)
+            return converted
+
+        return self._execute(session, lambda plan: [self._args(plan, row, convert) for row in rows], many=True)[1]
+
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        return self._execute(session, lambda plan: self._args(plan, params))
+
+    @staticmethod
+    def _args(plan: _Plan, params: Mapping[str, Any],
+              convert: Callable[[int, Callable[[Any], Any], Any], Any] | None = None) -> list[Any] | dict[str, Any]:
+        args = plan.template.copy()
+        for index, (key, slots, default, process) in enumerate(plan.given):
+            value = params.get(key, default)
+            if value is _REQUIRED:
+                raise KeyError(f"a value is required for the bind parameter {key!r}")
+            if process is not None:
+                value = process(value) if convert is None else convert(index, process, value)
+            for slot in slots:
+                args[slot] = value
+        return args
+
+    def _execute(self, session: Session, arguments: Callable[[_Plan], Any],
+                 many: bool = False) -> tuple[list[tuple[Any, ...]], int]:
         if session.autoflush:
             session.flush()  # what Session.execute does: pending ORM changes are seen
         connection = session.connection()
         dialect = connection.dialect
         plan = self._plans.get(dialect) or self._compile(dialect)
-        args = plan.template.copy()
-        for key, slots, default, process in plan.given:
-            value = params.get(key, default)
-            if value is _REQUIRED:
-                raise KeyError(f"a value is required for the bind parameter {key!r}")
-            if process is not None:
-                value = process(value)
-            for slot in slots:
-                args[slot] = value
+        args = arguments(plan)
         raw = connection.connection.dbapi_connection
         cursor = raw.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(plan.sql, args)
-            rows = cursor.fetchall() if cursor.description else []
+            if many:
+                cursor.executemany(plan.sql, args)
+            else:
+                cursor.execute(plan.sql, args)
+            rows = cursor.fetchall() if cursor.description and not many else []
             count = cursor.rowcount
         except dialect.loaded_dbapi.Error as error:
             lost = dialect.is_disconnect(error, raw, cursor)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -92,6 +92,38 @@ def test_single_row_inserts_fill_constant_defaults_and_skip_conflicts(session: S
             if k != "attempts"}
     (new_id,) = bulk.insert_many(session, OutboxMessage.__table__, [bare], returning=("id",))[0]
     assert session.get(OutboxMessage, new_id).attempts == 0
+
+
+@BOTH
+def test_many_rows_are_written_as_sqlalchemy_writes_them_and_only_new_ones_are_counted(session: Session, program, T0) -> None:  # type: ignore[no-untyped-def]
+    later = T0 + timedelta(hours=9, minutes=30)  # a morning several rows share, another instant
+    rows = [{**outbox._row(program.id, "telegram", str(100 + i), {"text": f"Sale {i}", "n": i}, "campaign", T0,
+                           dedupe_key=f"c:{i}", available_at=later if i % 2 else None)} for i in range(5)]
+    assert bulk.insert_count(session, OutboxMessage.__table__, rows, conflict=("program_id", "dedupe_key")) == 5
+    # The same rows again, two of them new: only those two go in and are counted.
+    again = rows[:3] + [{**row, "dedupe_key": f"d:{i}"} for i, row in enumerate(rows[3:])]
+    assert bulk.insert_count(session, OutboxMessage.__table__, again, conflict=("program_id", "dedupe_key")) == 2
+    # SQLAlchemy's own executemany of the same rows, for comparison, under other keys.
+    session.execute(OutboxMessage.__table__.insert(), [{**row, "dedupe_key": "sa:" + row["dedupe_key"]} for row in rows])
+    table = OutboxMessage.__table__.c
+    stored = {key: rest for key, *rest in session.execute(
+        select(table.dedupe_key, table.address, table.payload, table.available_at, table.created_at, table.status,
+               table.priority, table.attempts)).all()}
+    assert len(stored) == 12
+    for row in rows:
+        ours, theirs = stored[row["dedupe_key"]], stored["sa:" + row["dedupe_key"]]
+        assert ours == theirs
+        assert ours[2] == (later if row["available_at"] == later else T0) and ours[2].tzinfo is not None
+    # Compared as the database compares them (SQLite compares the stored text): rows 1 and 3,
+    # their copies, and the new row made from row 3.
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(table.available_at == later)) == 5
+
+
+def test_many_refuses_a_statement_that_returns_rows(session: Session) -> None:
+    returning = Prepared(update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id"))
+                         .values(name="x").returning(Member.__table__.c.id))
+    with pytest.raises(ValueError, match="return no rows"):
+        returning.many(session, [{"member_id": 1}])
 
 
 @BOTH
