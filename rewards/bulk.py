@@ -5,8 +5,8 @@ PostgreSQL gets one ``INSERT ... SELECT ... FROM json_to_recordset(:rows)`` a ca
 travel as one JSON text, encoded by the C json encoder and parsed by the server, where a
 multi-row VALUES list makes psycopg parse one placeholder per value, an executemany
 costs a statement execution per row, and arrays are escaped element by element in Python.
-SQLite gets SQLAlchemy's executemany on the table (the driver's C loop, or multi-row
-INSERTs when rows come back). Both build their statement once per table and shape: building
+SQLite gets the driver's executemany (``Prepared.many``, each chunk's datetimes converted
+once), or SQLAlchemy's multi-row INSERTs when rows come back. Both build their statement once per table and shape: building
 an INSERT costs more than running a single-row one. A single row (a webhook's inbound and
 outbox rows) is one plain INSERT, run on the driver (rewards/prepared.py).
 
