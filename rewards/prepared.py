@@ -83,10 +83,9 @@ class Prepared:
             if type(value) is not datetime:
                 return process(value)
             seen = remembered.setdefault(index, {})
-            converted = seen.get(value, _REQUIRED)
-            if converted is _REQUIRED:
-                converted = seen[value] = process(value)
-            return converted
+            if value not in seen:
+                seen[value] = process(value)
+            return seen[value]
 
         return self._execute(session, lambda plan: [self._args(plan, row, convert) for row in rows], many=True)[1]
 
