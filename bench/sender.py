@@ -85,6 +85,12 @@ class FakeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
+    def __enter__(self) -> FakeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 def drain(sender: Sender, fake: FakeProcess, n: int) -> tuple[float, list[float]]:
     """Run the sender until the fake has ``n`` more messages; (seconds, their arrival times)."""
@@ -116,37 +122,34 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite in a temporary directory)")
     args = parser.parse_args()
 
-    fake = FakeProcess()
-    try:
-        with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, Path(tmp), "sender") as database_url:
-            engine = make_engine(database_url)
-            Base.metadata.create_all(engine)
-            sessions = session_factory(engine)
-            with sessions.begin() as session:
-                program_id = sync_program(session, load_program_file(DEMO_PROGRAM_PATH), datetime.now(UTC)).id
-            adapter = TelegramAdapter(fake.token, fake.base_url)
-            print(f"database: {engine.dialect.name}; provider: fake Bot API at {fake.base_url} through python-telegram-bot")
-            try:
-                queue(sessions, program_id, args.messages, "free")
-                sender = Sender(sessions, {"telegram": adapter}, batch_size=50)
-                elapsed, _ = drain(sender, fake, args.messages)
-                print(f"no limit:   {args.messages} messages in {elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s")
+    with FakeProcess() as fake, tempfile.TemporaryDirectory() as tmp, \
+            scratch_database(args.database_url, Path(tmp), "sender") as database_url:
+        engine = make_engine(database_url)
+        Base.metadata.create_all(engine)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            program_id = sync_program(session, load_program_file(DEMO_PROGRAM_PATH), datetime.now(UTC)).id
+        adapter = TelegramAdapter(fake.token, fake.base_url)
+        print(f"database: {engine.dialect.name}; provider: fake Bot API at {fake.base_url} through python-telegram-bot")
+        try:
+            queue(sessions, program_id, args.messages, "free")
+            sender = Sender(sessions, {"telegram": adapter}, batch_size=50)
+            elapsed, _ = drain(sender, fake, args.messages)
+            print(f"no limit:   {args.messages} messages in {elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s")
 
-                n = int(args.rate * args.seconds)
-                queue(sessions, program_id, n, "limited")
-                limited = Sender(sessions, {"telegram": adapter}, limits={"telegram": Limits(rate=args.rate)}, batch_size=50)
-                elapsed, arrivals = drain(limited, fake, n)
-                # The rate between the first and the last arrival: n - 1 intervals.
-                achieved = (n - 1) / (arrivals[-1] - arrivals[0])
-                peak = max_in_any_second(arrivals)
-                print(f"limit {args.rate:g}/s: {n} messages in {elapsed:.2f} s; achieved {achieved:.2f}/s = "
-                      f"{achieved / args.rate:.1%} of the limit (goal >= {GOAL_SHARE:.0%}); "
-                      f"most in any one second: {peak} (goal <= {args.rate:g})")
-            finally:
-                adapter.close()
-                engine.dispose()
-    finally:
-        fake.stop()
+            n = int(args.rate * args.seconds)
+            queue(sessions, program_id, n, "limited")
+            limited = Sender(sessions, {"telegram": adapter}, limits={"telegram": Limits(rate=args.rate)}, batch_size=50)
+            elapsed, arrivals = drain(limited, fake, n)
+            # The rate between the first and the last arrival: n - 1 intervals.
+            achieved = (n - 1) / (arrivals[-1] - arrivals[0])
+            peak = max_in_any_second(arrivals)
+            print(f"limit {args.rate:g}/s: {n} messages in {elapsed:.2f} s; achieved {achieved:.2f}/s = "
+                  f"{achieved / args.rate:.1%} of the limit (goal >= {GOAL_SHARE:.0%}); "
+                  f"most in any one second: {peak} (goal <= {args.rate:g})")
+        finally:
+            adapter.close()
+            engine.dispose()
 
 
 if __name__ == "__main__":
