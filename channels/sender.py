@@ -9,13 +9,18 @@ sent at that moment can go out twice.
 An adapter is anything with ``send(address, reply) -> provider message id``; it may raise
 ``RetryAfter`` (the provider said slow down: the channel pauses and the row waits, no
 attempt counted), ``PermanentFailure`` (this message can never go: failed with the reason)
-or ``Skipped`` (not to be sent, on purpose). Any other exception is a transient failure,
-retried with backoff up to ``max_attempts``.
+or ``Skipped`` (not to be sent, on purpose). Any other exception is a transient failure
+(5xx, network): the message is tried again after a backoff (``Backoff``: doubling, with
+jitter, to a ceiling of a minute, so what waited through an outage leaves within about a
+minute of the provider's recovery) until it is too old to be useful (``outbox.STALE_AFTER``),
+then skipped as stale. Such failures, and the first success after them, are noted per
+channel (rewards/channel_health.py) for operators.
 """
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -30,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.messages import Reply
 from bot.outbox_payload import from_payload
 from channels.ratelimit import TokenBucket
-from rewards import members, outbox
+from rewards import channel_health, members, outbox
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +100,23 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long a message waits after its ``n``-th transient failure in a row: ``first``
+    seconds, doubling each time up to ``ceiling``, less a random share of up to ``jitter``
+    so that messages that failed together do not all come back at the same moment. The
+    ceiling bounds how long after a provider's recovery a waiting message is tried again."""
+
+    first: float = 5.0
+    ceiling: float = 60.0
+    jitter: float = 0.5
+
+    def delay(self, failures: int, draw: float) -> float:
+        """Seconds to wait after ``failures`` (1 or more) failures; ``draw`` is in [0, 1)."""
+        full = min(self.ceiling, self.first * 2.0 ** min(max(failures - 1, 0), 32))
+        return full * (1.0 - self.jitter * draw)
+
+
+@dataclass(frozen=True, slots=True)
 class _Job:
     id: int
     program_id: int
@@ -103,6 +125,7 @@ class _Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime
 
 
 def default_worker_id() -> str:
@@ -124,7 +147,8 @@ class Sender:
         batch_size: int = 20,
         lease_seconds: float = 120.0,
         poll_seconds: float = 1.0,
-        max_attempts: int = 5,
+        backoff: Backoff = Backoff(),
+        draw: Callable[[], float] = random.random,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] | None = None,
@@ -136,7 +160,8 @@ class Sender:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
-        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self._draw = draw
         self._clock = clock
         self._monotonic = monotonic
         self._stop = threading.Event()
@@ -145,6 +170,14 @@ class Sender:
         self._paused_until: dict[str, float] = {}
         self._channel_buckets: dict[str, TokenBucket] = {}
         self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
+        # Channels whose health record may say "failing": cleared by their next success.
+        # All of them at start, since another sender (or this one before a restart) may
+        # have noted a failure.
+        self._maybe_failing: set[str] = set(self.adapters)
+
+    def clock(self) -> datetime:
+        """The sender's idea of now (injected in tests)."""
+        return self._clock()
 
     # -- running ----------------------------------------------------------------------------
 
@@ -183,7 +216,8 @@ class Sender:
             return 0
         with self.sessions.begin() as session:
             rows = outbox.claim(session, self.worker_id, self._clock(), self.batch_size, self.lease_seconds, channels)
-            jobs = [_Job(r.id, r.program_id, r.channel, r.address, r.kind, dict(r.payload), r.attempts) for r in rows]
+            jobs = [_Job(r.id, r.program_id, r.channel, r.address, r.kind, dict(r.payload), r.attempts, r.created_at)
+                    for r in rows]
         pending = list(jobs)
         while pending:
             if self._stop.is_set():
@@ -244,14 +278,33 @@ class Sender:
         except Skipped as error:
             self._record(outbox.mark_skipped, job.id, self.worker_id, error.reason, self._clock())
         except Exception as error:  # noqa: BLE001 - a provider's transient trouble: retried
-            now = self._clock()
-            retry_at = None
-            if job.attempts + 1 < self.max_attempts:
-                retry_at = now + timedelta(seconds=min(600, 5 * 2 ** job.attempts))
-            log.warning("outbox %s via %s failed (%r); retry at %s", job.id, job.channel, error, retry_at)
-            self._record(outbox.mark_failed, job.id, self.worker_id, repr(error), now, retry_at)
+            self._transient(job, repr(error))
         else:
-            self._record(outbox.mark_sent, job.id, self.worker_id, provider_id, self._clock())
+            now = self._clock()
+            with self.sessions.begin() as session:
+                if not outbox.mark_sent(session, job.id, self.worker_id, provider_id, now):
+                    log.warning("outbox %s: lease lost before mark_sent; another sender has it", job.id)
+                if job.channel in self._maybe_failing:
+                    if channel_health.note_recovery(session, job.channel, now):
+                        log.warning("channel %s: sending again", job.channel)
+            self._maybe_failing.discard(job.channel)
+
+    def _transient(self, job: _Job, error: str) -> None:
+        """Try again after a backoff, or skip as stale when the message is too old to matter."""
+        now = self._clock()
+        self._maybe_failing.add(job.channel)
+        with self.sessions.begin() as session:
+            channel_health.note_failure(session, job.channel, error, now)
+            if outbox.stale(job.kind, job.created_at, now):
+                log.warning("outbox %s via %s failed (%s); too old to try again: skipped as stale",
+                            job.id, job.channel, error)
+                done = outbox.mark_stale(session, job.id, self.worker_id, job.kind, error, now)
+            else:
+                wait = self.backoff.delay(job.attempts + 1, self._draw())
+                log.warning("outbox %s via %s failed (%s); trying again in %.0f s", job.id, job.channel, error, wait)
+                done = outbox.mark_failed(session, job.id, self.worker_id, error, now, now + timedelta(seconds=wait))
+            if not done:
+                log.warning("outbox %s: lease lost before its failure was noted; another sender has it", job.id)
 
     def _record(self, change: Callable[..., bool], *args: Any) -> None:
         with self.sessions.begin() as session:

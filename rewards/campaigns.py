@@ -37,7 +37,12 @@ CANCELLED = "campaign cancelled"
 def dedupe_key(campaign_id: int, run_id: int, member_id: int) -> str:
     """The outbox key of one recipient's message: unique, so a run fanned out twice
     queues each message once."""
-    return f"campaign:{campaign_id}:{run_id}:{member_id}"
+    return f"{dedupe_prefix(campaign_id)}{run_id}:{member_id}"
+
+
+def dedupe_prefix(campaign_id: int) -> str:
+    """What the outbox keys of all of one campaign's messages (test sends too) start with."""
+    return f"campaign:{campaign_id}:"
 
 
 def recipient_key() -> Any:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from rewards import audiences, cron, members, outbox
 from rewards.bulk import insert_many
-from rewards.campaigns import dedupe_key
+from rewards.campaigns import dedupe_key, dedupe_prefix
 from rewards.codes import display
 from rewards.eligibility import CHUNK, Decision, Rules, candidates, decide
 from rewards.errors import Refused
@@ -175,7 +175,7 @@ def send_test(session: Session, campaign: Campaign, member: Member, now: datetim
         raise Refused(f"member {member.code} does not accept promotions", reason="no_consent")
     queued = outbox.enqueue(
         session, member.program_id, identity.channel, identity.address, payload(campaign, test=True), "campaign", now,
-        member_id=member.id, dedupe_key=f"campaign:{campaign.id}:test:{uuid.uuid4().hex}",
+        member_id=member.id, dedupe_key=f"{dedupe_prefix(campaign.id)}test:{uuid.uuid4().hex}",
     )
     assert queued is not None  # a fresh key
     return session.get_one(OutboxMessage, queued)

@@ -375,6 +375,23 @@ class OutboxMessage(Base):
     delivery_status_at: Mapped[datetime | None]
 
 
+class ChannelHealth(Base):
+    """How each channel's provider has been answering the sender (rewards/channel_health.py):
+    since when its sends fail for a reason that is retried (5xx, network), how many failed in
+    a row and the last error. One row a channel, written only when that changes, so a healthy
+    channel costs nothing; read by ``/healthz/details`` and the worker's progress line."""
+
+    __tablename__ = "channel_health"
+    __table_args__ = (CheckConstraint("consecutive_failures >= 0", name="failures_non_negative"),)
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    failing_since: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_failure_at: Mapped[datetime | None]
+    recovered_at: Mapped[datetime | None]
+
+
 # Append-only, in the database's own words: an UPDATE or DELETE of a ledger entry fails
 # whoever issues it. (Migration 0002 creates the same triggers.)
 APPEND_ONLY_DDL = {

@@ -22,10 +22,23 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rewards.bulk import insert_count, insert_many
+from rewards.campaigns import dedupe_prefix
 from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
 
 # Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
 INSERT_CHUNK = 500
+# How long a message stays worth sending, from when it was queued, by kind. A send that keeps
+# failing for a reason that is retried (the provider down, the network) is tried again until
+# then, and is then skipped as stale: an answer to what a customer said hours ago, or a
+# promotion past its day, would only confuse. Measured from ``created_at`` (a message held
+# back by quiet hours spends part of its window waiting; the windows leave room for that).
+STALE_AFTER: dict[str, timedelta] = {
+    "reply": timedelta(hours=6),
+    "notice": timedelta(hours=24),
+    "campaign": timedelta(hours=24),
+}
+STALE = "stale"  # the reason a message skipped as too old starts with
+
 # Set in ``session.info`` once this transaction has queued a row: whoever composes the
 # application (web/sender_runtime.py) wakes the senders when it commits.
 QUEUED = "loyalty.outbox_queued"
@@ -159,6 +172,46 @@ def mark_failed(
 def mark_skipped(session: Session, message_id: int, worker_id: str, reason: str, now: datetime) -> bool:
     """Not sent on purpose (say, outside WhatsApp's 24-hour window with no template)."""
     return _finish(session, message_id, worker_id, status="skipped", error=reason[:2000])
+
+
+def stale(kind: str, created_at: datetime, now: datetime) -> bool:
+    """Is a message of ``kind`` queued at ``created_at`` too old to send at ``now``?"""
+    return now >= created_at + STALE_AFTER[kind]
+
+
+def mark_stale(session: Session, message_id: int, worker_id: str, kind: str, error: str, now: datetime) -> bool:
+    """A failed attempt of a message that is now too old to try again: skipped as stale."""
+    hours = STALE_AFTER[kind] / timedelta(hours=1)
+    reason = f"{STALE}: not sent within {hours:g} hours of being queued; last error: {error}"
+    return _finish(session, message_id, worker_id, status="skipped", error=reason[:2000],
+                   attempts=OutboxMessage.attempts + 1)
+
+
+def requeue(
+    session: Session, program_id: int, now: datetime, *, status: str = "failed", channel: str | None = None,
+    campaign_id: int | None = None,
+) -> int:
+    """Queue again, from ``now`` and with a fresh count of attempts, the program's messages
+    that ``status`` "failed" or that were skipped as stale (``status`` "skipped"; not those
+    skipped on purpose, such as to a member who blocked the bot), of one ``channel`` and one
+    campaign if given. Returns how many."""
+    if status not in ("failed", "skipped"):
+        raise ValueError(f"only failed or skipped messages are queued again, not {status!r}")
+    conditions = [OutboxMessage.program_id == program_id, OutboxMessage.status == status]
+    if status == "skipped":
+        conditions.append(OutboxMessage.error.startswith(STALE + ":", autoescape=True))
+    if channel is not None:
+        conditions.append(OutboxMessage.channel == channel)
+    if campaign_id is not None:
+        conditions.append(OutboxMessage.dedupe_key.startswith(dedupe_prefix(campaign_id), autoescape=True))
+    result = session.execute(
+        update(OutboxMessage).where(*conditions)
+        .values(status="queued", available_at=now, attempts=0, error=None, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        session.info[QUEUED] = True
+    return int(result.rowcount or 0)
 
 
 def release(session: Session, message_id: int, worker_id: str, available_at: datetime) -> bool:

@@ -162,6 +162,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     twilio_webhooks.init_app(app)
     media.init_app(app)
+    from web import health_details
+
+    health_details.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -105,6 +105,7 @@ def expire_command() -> None:
 def register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
     import web.clock_command  # noqa: F401
+    import web.outbox_commands  # noqa: F401
     import web.telegram_commands  # noqa: F401
     import web.worker_command  # noqa: F401
     from web import apikey_commands, campaign_commands, chat_command, program_commands, serve_command, staff_commands  # noqa: F401

@@ -23,14 +23,15 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
-from rewards import outbox
+from rewards import channel_health, outbox
 from rewards.db import schema_of
 from rewards.errors import ConfigError
 from rewards.models import OUTBOX_NOTIFY_CHANNEL, OutboxMessage
@@ -259,12 +260,24 @@ class SenderService:
             thread.join(timeout)
         return not any(thread.is_alive() for thread in self._threads)
 
-    def backlog(self) -> int:
-        """Rows waiting (queued, including retries not yet due) or in flight, all programs."""
+    def progress(self) -> str:
+        """What waits, and which channels are failing: the end of a progress line."""
+        now = self.sender.clock()
         with self.sessions() as session:
-            return int(session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("queued", "sending")))
-            ) or 0)
+            reports = channel_health.report(session, now)
+        return describe_health(reports, now)
+
+
+def describe_health(reports: list[channel_health.ChannelReport], now: datetime) -> str:
+    """"12 waiting" and, for each failing channel, since when, how often and why."""
+    line = f"{sum(r.queued for r in reports)} waiting"
+    for r in reports:
+        if r.failing_since is not None:
+            line += (f"; {r.channel} FAILING for {(now - r.failing_since).total_seconds():.0f} s"
+                     f" ({r.consecutive_failures} failures in a row, {r.queued} waiting"
+                     + (f", oldest {r.oldest_waiting_seconds} s" if r.oldest_waiting_seconds is not None else "")
+                     + f"; last error: {r.last_error})")
+    return line
 
 
 def for_runtime(rt: Runtime, *, poll_seconds: float) -> SenderService:

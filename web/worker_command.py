@@ -59,7 +59,7 @@ def worker_command(poll_seconds: float | None, report_every: float) -> None:
             sent, failed, skipped, retried, paused = (a - b for a, b in zip(now, last, strict=True))
             last = now
             try:
-                backlog = f"{service.backlog()} waiting"
+                backlog = service.progress()
             except Exception as error:  # noqa: BLE001 - a progress line must not stop the worker
                 backlog = f"backlog unknown ({type(error).__name__})"
             click.echo(f"last {report_every:g} s: sent {sent}, failed {failed}, skipped {skipped}, "

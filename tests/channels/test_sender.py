@@ -190,7 +190,7 @@ def test_failures_are_recorded_with_their_reason(sessions: sessionmaker[Session]
         "flaky": [ConnectionError("reset"), ConnectionError("reset")],
     })
     clock = FakeClock()
-    sender = make_sender(sessions, {"fake": adapter}, clock, max_attempts=2)
+    sender = make_sender(sessions, {"fake": adapter}, clock, draw=lambda: 0.0)
     assert sender.run_once() == 3
     state = rows(sessions)
     assert (state[blocked].status, state[blocked].error) == ("failed", "403: bot was blocked by the user")
@@ -200,8 +200,12 @@ def test_failures_are_recorded_with_their_reason(sessions: sessionmaker[Session]
     clock.sleep(5)
     assert sender.run_once() == 1
     state = rows(sessions)
-    assert (state[flaky].status, state[flaky].attempts, state[flaky].error) == ("failed", 2, "ConnectionError('reset')")
-    assert adapter.sent == []
+    assert (state[flaky].status, state[flaky].attempts, state[flaky].error) == ("queued", 2, "ConnectionError('reset')")
+    assert state[flaky].available_at == clock.wall() + timedelta(seconds=10)
+    clock.sleep(10)
+    assert sender.run_once() == 1
+    assert rows(sessions)[flaky].status == "sent"
+    assert adapter.texts() == ["flaky"]
 
 
 def test_the_sender_keeps_each_channel_and_chat_to_its_rate(sessions: sessionmaker[Session], program: Program) -> None:

@@ -13,6 +13,8 @@ recorded with its parameters, uploaded file bytes and arrival time.
         fake.sent(chat_id=42)          # the sendMessage / sendPhoto calls to chat 42
         fake.block(42)                 # from now on: 403 "bot was blocked by the user"
         fake.rate_limit(3)             # the next send: 429, retry after 3 s
+        fake.fail(502, "Bad Gateway", times=None)   # an outage: every send refused...
+        fake.heal()                    # ...until now
         fake.push_update({...})        # handed out by getUpdates
 
 ``python tests/fakes/telegram_api.py`` serves one in a process of its own (bench/sender.py),
@@ -143,6 +145,11 @@ class FakeTelegram:
 
     def forget(self, chat_id: object) -> None:
         self.fail(400, "Bad Request: chat not found", chat_id=chat_id, times=None)
+
+    def heal(self) -> None:
+        """Refuse nothing scripted any more (an outage is over); what was called is kept."""
+        with self._changed:
+            self._failures.clear()
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates (an update_id is given when it has none)."""
