@@ -3,7 +3,7 @@
 Five fields, standard (Vixie) cron meaning: minute hour day-of-month month day-of-week,
 with ``*``, lists, ranges, steps, month and day names, 0 or 7 for Sunday, and the
 ``@hourly @daily @weekly @monthly @yearly`` shorthands. When both day fields are
-restricted a day matching either runs (as cron does).
+restricted a day matching either runs (as cron does). Numbers are ASCII digits 0-9 only.
 
 Pure: zoneinfo only. It lives here, not in APScheduler, because the domain computes a
 campaign's next run in the same transaction as the run itself (rewards may not import
@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from rewards.errors import InvalidInput
+from rewards.inputs import ascii_digits
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -65,8 +66,8 @@ def _number(text: str, expression: str, field: tuple) -> int:  # type: ignore[ty
     name, low, high, names = field
     if names and text.lower() in names:
         return names.index(text.lower()) + low
-    if not text.isdigit():
-        raise _bad(expression, f'the {name} field has "{text}", not a number')
+    if not ascii_digits(text) or len(text) > 4:  # "１０" is not 10 here: digits 0-9 only
+        raise _bad(expression, f'the {name} field has "{text}", not a number (digits 0-9)')
     value = int(text)
     if not low <= value <= high:
         raise _bad(expression, f"the {name} must be {low} to {high} (got {value})")
@@ -80,7 +81,7 @@ def _field(text: str, expression: str, field: tuple) -> set[int]:  # type: ignor
         base, _, step_text = part.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
+            if not ascii_digits(step_text) or len(step_text) > 4 or int(step_text) == 0:
                 raise _bad(expression, f'the {name} step "/{step_text}" must be a whole number above 0')
             step = int(step_text)
         if base == "*":

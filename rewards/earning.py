@@ -29,15 +29,16 @@ MAX_AMOUNT = Decimal("1000000")
 _ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}
 
 
-_AMOUNT = re.compile(r"\d{1,12}(\.\d{1,12})?")
+_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")  # ASCII only: \d and Decimal() take "١٢" and "１２"
 
 
 def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
     """A positive amount with no more decimals than the currency has (12.50 USD, 1200 JPY).
-    Trailing zeros are fine ("12.500"); exponents and thousands separators are not."""
+    Trailing zeros are fine ("12.500"); exponents, thousands separators and digits other
+    than 0-9 (Arabic-Indic, full-width) are not."""
     raw = str(text).strip()
     if not _AMOUNT.fullmatch(raw):
-        raise InvalidInput(f'"{text}" is not an amount: write it like 12.50', reason="bad_amount")
+        raise InvalidInput(f'"{text}" is not an amount: write it like 12.50 (digits 0-9)', reason="bad_amount")
     amount = Decimal(raw)
     if amount <= 0:
         raise InvalidInput(f'the amount must be more than zero, got "{text}"', reason="bad_amount")

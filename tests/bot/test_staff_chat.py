@@ -233,6 +233,8 @@ def test_purchase_twice_with_one_receipt_earns_once_and_tells_the_member_once(se
     ("/purchase +15550009876 12.50 R-1", "No member with phone or member code +15550009876."),
     ("/purchase +15550000101 twelve R-1", "twelve is not an amount I can record: write it like 12.50."),
     ("/purchase +15550000101 1.005 R-1", "1.005 is not an amount I can record"),
+    ("/purchase +15550000101 ١٢ R-1", "١٢ is not an amount I can record"),
+    ("/purchase +15550000101 １２,５０ R-1", "１２.５０ is not an amount I can record"),
 ])
 def test_purchase_refusals_say_what_to_fix(sessions, program, cashier, command: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     customer(sessions, program, "+15550000101")

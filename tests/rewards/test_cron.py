@@ -79,6 +79,11 @@ def test_never_running_is_none() -> None:
     ("0 10 5-1 * *", 'the day of month range "5-1" runs backwards'),
     ("*/0 * * * *", 'the minute step "/0"'),
     ("0 10 * 13 *", "the month must be 1 to 12"),
+    ("0 １０ * * SAT", 'the hour field has "１０", not a number (digits 0-9)'),  # full-width
+    ("٠ 10 * * *", 'the minute field has "٠", not a number (digits 0-9)'),  # Arabic-Indic
+    ("0 10 1-٣ * *", 'the day of month field has "٣", not a number'),
+    ("*/１５ * * * *", 'the minute step "/１５" must be a whole number above 0'),
+    ("0 10 * * " + "0" * 5000, 'not a number (digits 0-9)'),
 ])
 def test_wrong_expressions_say_what_is_wrong(expression: str, message: str) -> None:
     with pytest.raises(InvalidInput) as refused:

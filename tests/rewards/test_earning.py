@@ -124,7 +124,8 @@ def test_joining_pays_the_join_bonus_once(session, join, configure, entries, T0)
 # --- amounts as staff type them --------------------------------------------------------------
 
 
-BAD_AMOUNTS = ["0", "0.00", "-5", "-0.01", "12.345", "1.001", "abc", "", "  ", "12,50", "NaN", "Infinity", "1000000.01", "$12", "1e3", "1_000", "+5"]
+BAD_AMOUNTS = ["0", "0.00", "-5", "-0.01", "12.345", "1.001", "abc", "", "  ", "12,50", "NaN", "Infinity", "1000000.01", "$12", "1e3", "1_000", "+5",
+               "١٢", "１２", "1٢.50", "12.５0", "۱۲"]  # Arabic-Indic, full-width, Persian digits: 0-9 only
 
 
 @pytest.mark.parametrize("text", BAD_AMOUNTS)

@@ -151,6 +151,8 @@ def test_domain_refusals_are_json_with_reason_and_message(shop: Shop) -> None:
         ({"customer": BEN, "amount": "0", "receipt_id": "X"}, 422, "bad_amount"),
         ({"customer": BEN, "amount": "ten", "receipt_id": "X"}, 422, "bad_amount"),
         ({"customer": BEN, "amount": "1e5", "receipt_id": "X"}, 422, "bad_amount"),
+        ({"customer": BEN, "amount": "١٢", "receipt_id": "X"}, 422, "bad_amount"),
+        ({"customer": BEN, "amount": "１２.５０", "receipt_id": "X"}, 422, "bad_amount"),
         ({"customer": BEN, "amount": "5", "receipt_id": "   "}, 422, "bad_field"),
     ]
     for body, status, error in cases:

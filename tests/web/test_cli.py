@@ -76,6 +76,8 @@ def test_user_mistakes_get_one_clear_line_and_exit_1(run) -> None:  # type: igno
         ("purchase", BEN, "12.345", "--receipt", "X"): "at most 2 decimals",
         ("purchase", BEN, "0", "--receipt", "X"): "more than zero",
         ("purchase", BEN, "ten", "--receipt", "X"): "is not an amount: write it like 12.50",
+        ("purchase", BEN, "١٢", "--receipt", "X"): '"١٢" is not an amount: write it like 12.50 (digits 0-9)',
+        ("purchase", BEN, "１２", "--receipt", "X"): '"１２" is not an amount',
         ("refund", "NOPE"): "no purchase with receipt NOPE",
     }
     for args, message in cases.items():

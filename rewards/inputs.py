@@ -1,0 +1,52 @@
+"""Input a database and this code can take: text without characters no database stores,
+numbers written in ASCII digits, and row ids within the id column's range.
+
+Every surface (API, CLI, chat) hands user input to the domain; these checks let the domain
+refuse it with ``InvalidInput`` naming the field, instead of a driver error (a 500) at flush.
+
+- Text: PostgreSQL refuses NUL in text; no driver encodes a lone UTF-16 surrogate
+  (``"\\ud800"``, which a JSON escape produces) as UTF-8.
+- Digits: Python's ``int()``, ``Decimal()``, ``str.isdigit()`` and ``re``'s ``\\d`` all take
+  Arabic-Indic ("١٢") and full-width ("１２") digits; an amount or a time is ASCII here, so
+  what a till or a merchant typed is never read as a number they did not see.
+- Ids: primary keys are 32-bit integers on PostgreSQL; a larger number is simply no row.
+"""
+from __future__ import annotations
+
+import re
+
+from rewards.errors import InvalidInput
+
+MAX_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL (SQLite's are wider; none gets this far)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ID = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+
+def unstorable(value: str) -> str | None:
+    """What in ``value`` no database can store, as a phrase for a message, or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    return "a NUL character" if found.group() == "\x00" else "an unpaired surrogate (broken UTF-16)"
+
+
+def storable_text(field: str, value: str) -> str:
+    """``value`` unchanged, or ``InvalidInput`` naming ``field`` when a database cannot store it."""
+    problem = unstorable(value)
+    if problem is not None:
+        raise InvalidInput(f"{field}: contains {problem}; send plain UTF-8 text", reason="invalid", field=field)
+    return value
+
+
+def ascii_digits(text: str) -> bool:
+    """``text`` is one or more of 0-9 (``str.isdigit`` says yes to "١٢" and "²" too)."""
+    return text.isascii() and text.isdigit()
+
+
+def row_id(value: object) -> int | None:
+    """A positive row id written in ASCII digits, or None (no row can have it)."""
+    text = str(value).strip()
+    if not _ID.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
