@@ -12,18 +12,22 @@ values with ``|``: ``tier=Gold|Silver``). ``{}`` or ``all`` is every member. Fil
     channel          telegram | whatsapp | sms | web | terminal: members with an identity
                      there; the message then goes on that channel only
     language         language codes of the program
-    inactive_days    no purchase, redemption or chat for at least this many days
+    inactive_days    no purchase, redemption or chat for at least this many days (1-3650)
     birthday_month   1-12 or jan..dec
-    min_balance      a balance of at least this many points
-    joined_after     joined on or after this date (program's zone)
-    joined_before    joined before this date (program's zone)
+    min_balance      a balance of at least this many points (0-1,000,000,000)
+    joined_after     joined on or after this date (program's zone; years 1900-2199)
+    joined_before    joined before this date (program's zone; years 1900-2199)
     has_redeemed     true: used a reward code at the till at least once; false: never
 
-``member_filter`` turns a checked set into one SQL condition on ``members``, so an audience
-is counted and streamed by the database, never loaded whole into Python.
+Every number is bounded: a filter the database or date arithmetic cannot take would fail
+the campaign's every run (and its preview), so it is refused when given. ``member_filter``
+turns a set into one SQL condition on ``members``, so an audience is counted and streamed
+by the database, never loaded whole into Python; it checks the bounds again, so a set
+stored before they existed fails with its filter named.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +36,8 @@ from sqlalchemy import ColumnElement, and_, exists, extract, not_, select, true
 from rewards.config import ProgramConfig
 from rewards.config_fields import suggestion
 from rewards.errors import InvalidInput
-from rewards.localtime import parse_local
+from rewards.inputs import ascii_digits
+from rewards.localtime import FIRST_DAY, LAST_DAY, parse_local
 from rewards.models import Code, Identity, Member, Tier
 
 CHANNELS = ("telegram", "whatsapp", "sms", "web", "terminal")
@@ -40,6 +45,8 @@ FILTERS = ("all", "tier", "channel", "language", "inactive_days", "birthday_mont
            "joined_after", "joined_before", "has_redeemed")
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+MAX_INACTIVE_DAYS = 3650  # ten years: beyond, "now minus the days" leaves the calendar
+MAX_BALANCE = 1_000_000_000  # within a 32-bit INTEGER, which the database compares it to
 
 Audience = dict[str, Any]
 
@@ -82,27 +89,30 @@ def _names(name: str, value: Any, allowed: tuple[str, ...] | list[str], case: bo
     return out
 
 
-def _whole(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+def _whole(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, str) and ascii_digits(value.strip().removeprefix("-")) and len(value.strip()) <= 40:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(name, f"must be a whole number, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise _fail(name, f"must be {low} to {high}" if high is not None else f"must be at least {low}, got {value}")
+        raise _fail(name, f"must be a whole number (digits 0-9), got {value!r}"[:200])
+    if not low <= value <= high:
+        raise _fail(name, f"must be {low:,} to {high:,}, got {value:,}"[:200])
     return value
 
 
 def _month(value: Any) -> int:
-    if isinstance(value, str) and value.strip().lower()[:3] in _MONTHS and not value.strip().isdigit():
+    if isinstance(value, str) and value.strip().lower()[:3] in _MONTHS:
         return _MONTHS.index(value.strip().lower()[:3]) + 1
     return _whole("birthday_month", value, 1, 12)
 
 
 def _day(name: str, value: Any) -> str:
     try:
-        return date.fromisoformat(str(value).strip()).isoformat()
+        day = date.fromisoformat(str(value).strip())
     except ValueError:
-        raise _fail(name, f'must be a date like 2026-01-31, got "{value}"') from None
+        raise _fail(name, f'must be a date like 2026-01-31, got "{value}"'[:200]) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _fail(name, f"must be from {FIRST_DAY} to {LAST_DAY}, got {day}")
+    return day.isoformat()
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -111,6 +121,15 @@ def _flag(name: str, value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
     raise _fail(name, f"must be true or false, got {value!r}")
+
+
+_BOUNDED: dict[str, Callable[[Any], Any]] = {
+    "inactive_days": lambda v: _whole("inactive_days", v, 1, MAX_INACTIVE_DAYS),
+    "birthday_month": _month,
+    "min_balance": lambda v: _whole("min_balance", v, 0, MAX_BALANCE),
+    "joined_after": lambda v: _day("joined_after", v),
+    "joined_before": lambda v: _day("joined_before", v),
+}
 
 
 def check(raw: Any, config: ProgramConfig) -> Audience:
@@ -137,14 +156,8 @@ def check(raw: Any, config: ProgramConfig) -> Audience:
             out[name] = _names(name, value, CHANNELS)
         elif name == "language":
             out[name] = _names(name, value, config.languages)
-        elif name == "inactive_days":
-            out[name] = _whole(name, value, 1)
-        elif name == "birthday_month":
-            out[name] = _month(value)
-        elif name == "min_balance":
-            out[name] = _whole(name, value, 0)
-        elif name in ("joined_after", "joined_before"):
-            out[name] = _day(name, value)
+        elif name in _BOUNDED:
+            out[name] = _BOUNDED[name](value)
         elif name == "has_redeemed":
             out[name] = _flag(name, value)
     if raw.get("all") is not None and _flag("all", raw["all"]) and out:
@@ -154,14 +167,34 @@ def check(raw: Any, config: ProgramConfig) -> Audience:
     return out
 
 
+def usable(audience: Any) -> Audience:
+    """A stored set as the query needs it, or ``InvalidInput`` naming the filter that would
+    break it (a number out of bounds, a wrong shape): a set stored before the bounds existed,
+    or written to the database by hand, fails its campaign with a reason, not a crash."""
+    if not isinstance(audience, dict):
+        raise InvalidInput("audience: must be an object of filters", reason="invalid", field="audience")
+    out = dict(audience)
+    for name, value in audience.items():
+        if name in _BOUNDED:
+            out[name] = _BOUNDED[name](value)
+        elif name in ("tier", "channel", "language") and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise _fail(str(name), "must be a list of names")
+        elif name == "has_redeemed" and not isinstance(value, bool):
+            raise _fail(name, "must be true or false")
+    return out
+
+
 def channels_of(audience: Audience, enabled: list[str] | tuple[str, ...] | set[str]) -> list[str]:
     """The channels a campaign may use: the ones that are on, narrowed by a channel filter."""
-    wanted = audience.get("channel")
+    wanted = usable(audience).get("channel")
     return [c for c in enabled if wanted is None or c in wanted]
 
 
 def member_filter(audience: Audience, program_id: int, now: datetime, zone: str) -> ColumnElement[bool]:
-    """One SQL condition on ``members`` for a checked audience (live members of the program)."""
+    """One SQL condition on ``members`` for a checked audience (live members of the program).
+    ``InvalidInput`` names a number or date out of its bounds (a set stored unchecked)."""
+    audience = usable(audience)
     conditions: list[ColumnElement[bool]] = [Member.program_id == program_id, Member.deleted_at.is_(None)]
     if "tier" in audience:
         tier_ids = select(Tier.id).where(Tier.program_id == program_id, Tier.name.in_(audience["tier"]))

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from rewards import audiences, catalog, cron
 from rewards.config import ProgramConfig
-from rewards.errors import InvalidInput, NotFound, Refused
+from rewards.errors import InvalidInput, LoyaltyError, NotFound, Refused
+from rewards.inputs import row_id, storable_text
 from rewards.localtime import parse_local
 from rewards.models import Campaign, CampaignRecipient, Code, OutboxMessage, Program
 
@@ -32,6 +33,8 @@ MAX_FACTOR = Decimal("10")
 PAST_GRACE = timedelta(minutes=5)  # "--at" a moment ago is a typo of "now", not an error
 MIN_CRON_GAP = timedelta(minutes=59)  # recurring campaigns run at most hourly
 CANCELLED = "campaign cancelled"
+MAX_REASON = 300  # campaigns.failed_reason
+MAX_CRON = 100  # campaigns.cron
 
 
 def dedupe_key(campaign_id: int, run_id: int, member_id: int) -> str:
@@ -84,7 +87,7 @@ def _fail(field: str, message: str) -> InvalidInput:
 def _text(field: str, value: Any, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(field, "is required (a non-empty text)")
-    value = value.strip()
+    value = storable_text(field, value.strip())
     if len(value) > limit:
         raise _fail(field, f"is {len(value)} characters; at most {limit}")
     return value
@@ -94,6 +97,8 @@ def _factor(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise _fail("multiplier", f"must be a number like 2 or 1.5, got {value!r}")
     try:
+        if not str(value).isascii():  # Decimal() reads "２" as 2
+            raise InvalidOperation
         factor = Decimal(str(value).strip().rstrip("xX"))
     except InvalidOperation:
         raise _fail("multiplier", f'must be a number like 2 or 1.5, got "{value}"') from None
@@ -129,7 +134,8 @@ def draft(
     text = _text("text", text, MAX_TEXT)
     if image_url is not None:
         image_url = _text("image_url", image_url, 500)
-        if not image_url.startswith(("https://", "http://")):
+        # https only: WhatsApp and MMS fetch it, and a plain-http picture can be swapped on the way
+        if not image_url.lower().startswith("https://") or len(image_url) <= len("https://") or " " in image_url:
             raise _fail("image_url", f'must be a web address starting with https:// (got "{image_url}")')
     checked_audience = audiences.check(audience, config)
 
@@ -145,8 +151,8 @@ def draft(
             raise _fail("send_at", f"{send_at} is in the past; use now to send at once")
         when = max(when, now)
     if cron_expression:
-        if not isinstance(cron_expression, str):
-            raise _fail("cron", "must be a text like \"0 10 * * SAT\"")
+        if not isinstance(cron_expression, str) or len(cron_expression) > MAX_CRON:
+            raise _fail("cron", f"must be a text of at most {MAX_CRON} characters like \"0 10 * * SAT\"")
         parsed = cron.parse(cron_expression)
         runs = cron.upcoming(parsed, now, zone, 12)
         if not runs:
@@ -198,13 +204,10 @@ def create(session: Session, program: Program, config: ProgramConfig, draft: Dra
 
 
 def get(session: Session, program_id: int, campaign_id: Any) -> Campaign:
-    try:
-        number = int(str(campaign_id).strip())
-    except ValueError:
-        number = -1
-    campaign = session.get(Campaign, number) if number > 0 else None
+    number = row_id(campaign_id)
+    campaign = session.get(Campaign, number) if number is not None else None
     if campaign is None or campaign.program_id != program_id:
-        raise NotFound(f"no campaign {campaign_id}", reason="not_found")
+        raise NotFound(f"no campaign {str(campaign_id)[:30]}", reason="not_found")
     return campaign
 
 
@@ -220,6 +223,31 @@ def due(session: Session, now: datetime, program_id: int | None = None) -> list[
     if program_id is not None:
         query = query.where(Campaign.program_id == program_id)
     return list(session.scalars(query.order_by(Campaign.next_run_at, Campaign.id)))
+
+
+def failure(error: BaseException) -> str:
+    """Why a run failed, in one line for the merchant: a refusal's own message, else the
+    error's kind and first line. Never the SQL or its parameters (they may hold addresses)."""
+    if isinstance(error, LoyaltyError):
+        return str(error)[:MAX_REASON]
+    cause = getattr(error, "orig", None) or error  # a database error's driver message, without the statement
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:MAX_REASON] if first else type(cause).__name__
+
+
+def fail(session: Session, campaign: Campaign, reason: str, now: datetime) -> bool:
+    """Stop a campaign whose run cannot go on: status ``failed`` with the reason, no further
+    runs. What earlier chunks of the run queued stays queued (``cancel`` withdraws it).
+    False when it was cancelled or finished meanwhile."""
+    session.refresh(campaign, with_for_update=True)
+    if campaign.status not in ("scheduled", "sending"):
+        return False
+    campaign.status = "failed"
+    campaign.failed_reason = reason[:MAX_REASON]
+    campaign.failed_at = now
+    campaign.next_run_at = None
+    session.flush()
+    return True
 
 
 def cancel(session: Session, campaign: Campaign, now: datetime) -> int:

@@ -16,6 +16,9 @@ from phonenumbers import timezone as phone_timezones
 from rewards.errors import InvalidInput
 
 _UNKNOWN = "Etc/Unknown"
+# The dates a merchant may give: wide enough for any real one, and far enough from the ends
+# of Python's calendar (years 1-9999) that moving to UTC or adding a day cannot overflow.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 
 @functools.lru_cache(maxsize=10_000)
@@ -67,17 +70,21 @@ def parse_local(text: str, zone: str, what: str = "time", end_of_day: bool = Fal
     ``zone``, returned in UTC. An ISO time with an offset is taken as it says. A bare date
     is its midnight, or with ``end_of_day`` the next midnight (``--until 2026-12-06`` means
     through that Sunday). A wall time that does not exist that day (clocks go forward) is
-    refused rather than guessed."""
+    refused rather than guessed, and so is a date outside ``FIRST_DAY``..``LAST_DAY``."""
     raw = text.strip()
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            naive = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time())
+            naive = datetime.combine(date.fromisoformat(raw), time())
         else:
             naive = datetime.fromisoformat(raw.replace(" ", "T", 1))
     except ValueError:
-        raise InvalidInput(f'{what} "{text}" is not a date and time: write it like 2026-12-05 10:00',
-                           reason="invalid") from None
+        raise InvalidInput(f'{what} "{text}" is not a date and time: write it like 2026-12-05 10:00'[:300],
+                           reason="invalid", field=what) from None
+    if not FIRST_DAY <= naive.date() <= LAST_DAY:
+        raise InvalidInput(f"{what} {naive.date()} is out of range: give a date from {FIRST_DAY} to {LAST_DAY}",
+                           reason="invalid", field=what)
+    if len(raw) == 10 and end_of_day:
+        naive += timedelta(days=1)
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
     tz = ZoneInfo(zone)

@@ -460,7 +460,7 @@ class CodeAttempt(Base):
 
 # --- campaigns (rewards/campaigns.py, rewards/fanout.py) --------------------------------
 
-CAMPAIGN_STATUSES = ("scheduled", "sending", "sent", "cancelled")
+CAMPAIGN_STATUSES = ("scheduled", "sending", "sent", "cancelled", "failed")
 OFFER_KINDS = ("none", "multiplier", "coupon")
 RECIPIENT_STATUSES = ("queued", "skipped")
 SKIP_REASONS = ("no_consent", "opted_out", "no_channel", "over_cap", "whatsapp_window")
@@ -469,7 +469,8 @@ SKIP_REASONS = ("no_consent", "opted_out", "no_channel", "over_cap", "whatsapp_w
 class Campaign(Base):
     """A promotion: text, audience filters (rewards/audiences.py), an optional offer and a
     schedule. ``next_run_at`` is when the next run is due (the send time, or the next cron
-    time in the program's zone); NULL once sent or cancelled."""
+    time in the program's zone); NULL once sent, cancelled or failed. ``failed``: a run
+    raised (rewards/campaigns.py ``fail``); ``failed_reason`` says why, for the merchant."""
 
     __tablename__ = "campaigns"
     __table_args__ = (
@@ -505,6 +506,8 @@ class Campaign(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    failed_reason: Mapped[str | None] = mapped_column(String(300))
 
     reward: Mapped[Reward | None] = relationship()
 

@@ -170,8 +170,10 @@ class Clock:
                 self.report(f"  {name}: {getattr(function, '__name__', function)} failed (see the log); retried next time")
                 continue
             results.append(result)
-            if not routine or result.changed or result.queued:
+            if not routine or result.changed or result.queued or result.problems:
                 self.report(("  " if not routine else "") + result.line())
+            for problem in result.problems:
+                self.report(f"  {problem}")
         if not routine:
             self.report(f"job {name} finished in {time.monotonic() - started:.1f} s")
         return results

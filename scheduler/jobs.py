@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ class JobResult:
     points: int = 0  # points moved, where the job moves points
     queued: int = 0  # messages written to the outbox
     off: str | None = None  # why the job did nothing: switched off in the program file
+    problems: list[str] = field(default_factory=list)  # one line each, for the operator: what failed and why
 
     def line(self) -> str:
         if self.off:
@@ -285,9 +286,17 @@ def run_surveys(sessions: sessionmaker[Session], program_id: int, now: datetime,
 
 
 def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str]) -> JobResult:
-    """Fan out every campaign due now (scheduler/campaigns.py): a run twice sends nothing twice."""
+    """Fan out every campaign due now (scheduler/campaigns.py): a run twice sends nothing twice.
+    A campaign that fails is marked so (it is not due again: said once) and the rest go out."""
     result = JobResult("campaigns")
     for totals in campaigns.send_due(sessions, lambda: now, channels, program_id):
+        said = f'campaign {totals.campaign_id} "{totals.name}"'
+        if totals.failed:
+            result.problems.append(f"{said} failed and will not run again: {totals.failed}")
+            continue
+        if totals.retry:
+            result.problems.append(f"{said} waits for the next run (database error): {totals.retry}")
+            continue
         result.changed += 1
         result.looked_at += totals.looked_at
         result.queued += totals.queued

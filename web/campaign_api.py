@@ -14,7 +14,7 @@ from rewards import audiences, campaigns
 from rewards.campaign_stats import counts
 from rewards.eligibility import Rules, preview
 from rewards.errors import InvalidInput
-from rewards.models import Campaign
+from rewards.models import CAMPAIGN_STATUSES, Campaign
 from web.api import OPENAPI, ApiError, Call, _body, _json, _param, _responses, bp, endpoint
 from web.app import runtime
 
@@ -40,6 +40,7 @@ def as_json(campaign: Campaign) -> dict[str, Any]:
         "next_run_at": _iso(campaign.next_run_at), "last_run_at": _iso(campaign.last_run_at), "offer": offer,
         "created_by": campaign.created_by, "created_at": _iso(campaign.created_at),
         "cancelled_at": _iso(campaign.cancelled_at),
+        "failed_at": _iso(campaign.failed_at), "failed_reason": campaign.failed_reason,
     }
 
 
@@ -189,7 +190,8 @@ OPENAPI["components"]["schemas"].update({
     },
     "Campaign": {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "text": {"type": "string"},
-        "status": {"enum": ["scheduled", "sending", "sent", "cancelled"]}, "audience": {"type": "object"},
+        "status": {"enum": list(CAMPAIGN_STATUSES)}, "audience": {"type": "object"},
+        "failed_reason": {"type": ["string", "null"], "description": "why a failed campaign stopped"},
         "audience_text": {"type": "string"}, "send_at": {"type": ["string", "null"], "format": "date-time"},
         "cron": {"type": ["string", "null"]}, "next_run_at": {"type": ["string", "null"], "format": "date-time"},
         "offer": {"type": ["object", "null"]}}},

@@ -74,6 +74,10 @@ def _progress(totals: RunTotals) -> None:
 
 
 def _finished(totals: RunTotals) -> None:
+    if totals.failed or totals.retry:
+        why = f"failed: {totals.failed}" if totals.failed else f"database error, try again: {totals.retry}"
+        click.echo(f'campaign {totals.campaign_id} "{totals.name}" {why}')
+        return
     reasons = ", ".join(f"{REASONS.get(r, r)} {n:,}" for r, n in sorted(totals.reasons.items()))
     plural = "" if totals.queued == 1 else "s"
     click.echo(f'campaign {totals.campaign_id} "{totals.name}": {totals.queued:,} message{plural} queued'
@@ -128,6 +132,8 @@ def show_command(campaign_id: str) -> None:
         found = campaigns.get(session, program.id, campaign_id)
         zone = config.timezone
         click.echo(_summary(found, zone))
+        if found.status == "failed":
+            click.echo(f"  failed {show(found.failed_at, zone)}: {found.failed_reason}")
         click.echo(f"  text: {found.text}")
         click.echo(f"  created {show(found.created_at, zone)} by {found.created_by}; last run {show(found.last_run_at, zone)};"
                    f" next run {show(found.next_run_at, zone)}")

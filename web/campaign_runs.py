@@ -15,9 +15,10 @@ __all__ = ["BATCH", "RunTotals", "run_campaign", "send_due"]
 
 def run_campaign(rt: Runtime, campaign_id: int, batch: int = BATCH,
                  on_progress: Callable[[RunTotals], None] | None = None) -> RunTotals:
-    """Fan out one campaign's due run to the end, a transaction per ``batch`` members."""
+    """Fan out one campaign's due run to the end, a transaction per ``batch`` members (a run
+    that raises marks the campaign failed: ``totals.failed``)."""
     rt.ensure_schema()
-    return campaigns.run_campaign(rt.sessions, campaign_id, rt.clock, rt.enabled_channels, batch=batch,
+    return campaigns.run_alone(rt.sessions, campaign_id, rt.clock, rt.enabled_channels, batch=batch,
                                   on_progress=on_progress)
 
 

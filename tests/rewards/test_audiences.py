@@ -104,11 +104,20 @@ def test_has_redeemed_means_a_code_used_at_the_till(session, join, matching, con
     ("tier=Platinum", 'audience tier: "Platinum" is not one of Bronze, Silver, Gold'),
     ("channel=fax", 'audience channel: "fax" is not one of telegram, whatsapp, sms, web, terminal'),
     ("language=fr", 'audience language: "fr" is not one of en, es'),
-    ("inactive_days=soon", "audience inactive_days: must be a whole number, got 'soon'"),
-    ("inactive_days=0", "audience inactive_days: must be at least 1, got 0"),
+    ("inactive_days=soon", "audience inactive_days: must be a whole number (digits 0-9), got 'soon'"),
+    ("inactive_days=0", "audience inactive_days: must be 1 to 3,650, got 0"),
+    ("inactive_days=800000", "audience inactive_days: must be 1 to 3,650, got 800,000"),
+    ({"inactive_days": 800000}, "audience inactive_days: must be 1 to 3,650, got 800,000"),
+    ("inactive_days=３０", "audience inactive_days: must be a whole number (digits 0-9), got '３０'"),
     ("birthday_month=13", "audience birthday_month: must be 1 to 12"),
-    ("min_balance=-5", "audience min_balance: must be at least 0, got -5"),
+    ("birthday_month=١٢", "audience birthday_month: must be a whole number (digits 0-9)"),
+    ("min_balance=-5", "audience min_balance: must be 0 to 1,000,000,000, got -5"),
+    ("min_balance=100000000000000000000000", "audience min_balance: must be 0 to 1,000,000,000, got 100,000"),
+    ({"min_balance": 10**23}, "audience min_balance: must be 0 to 1,000,000,000, got 100,000"),
+    ("min_balance=" + "9" * 5000, "audience min_balance: must be a whole number (digits 0-9)"),
     ("joined_after=yesterday", 'audience joined_after: must be a date like 2026-01-31, got "yesterday"'),
+    ("joined_after=0001-01-01", "audience joined_after: must be from 1900-01-01 to 2199-12-31, got 0001-01-01"),
+    ("joined_before=9999-12-31", "audience joined_before: must be from 1900-01-01 to 2199-12-31, got 9999-12-31"),
     ("has_redeemed=maybe", "audience has_redeemed: must be true or false, got 'maybe'"),
     ("all=true,tier=Gold", "audience all: cannot be combined with other filters"),
     ("tier=Gold,tier=Silver", "audience tier: is given twice"),
@@ -134,3 +143,24 @@ def test_the_stored_form_reads_back_as_text(demo_config) -> None:  # type: ignor
 def test_a_channel_filter_narrows_the_channels_a_campaign_uses() -> None:
     assert audiences.channels_of({}, ["web", "telegram", "sms"]) == ["web", "telegram", "sms"]
     assert audiences.channels_of({"channel": ["sms", "whatsapp"]}, ["web", "telegram", "sms"]) == ["sms"]
+
+
+@both_databases
+def test_the_bounds_themselves_run_on_the_database(session, join, matching) -> None:  # type: ignore[no-untyped-def]
+    member = add_member(session, join)
+    assert matching({"min_balance": audiences.MAX_BALANCE, "inactive_days": audiences.MAX_INACTIVE_DAYS}) == set()
+    assert matching("joined_after=1900-01-01,joined_before=2199-12-31") == {member.id}
+
+
+@pytest.mark.parametrize(("stored", "message"), [
+    ({"min_balance": 10**23}, "audience min_balance: must be 0 to 1,000,000,000"),
+    ({"inactive_days": 800000}, "audience inactive_days: must be 1 to 3,650"),
+    ({"joined_after": "9999-12-31"}, "audience joined_after: must be from 1900-01-01"),
+    ({"tier": 5}, "audience tier: must be a list of names"),
+    ("tier=Gold", "audience: must be an object of filters"),
+])
+def test_a_stored_audience_beyond_the_bounds_is_refused_by_name(stored, message, T0) -> None:  # type: ignore[no-untyped-def]
+    """Written to the database around the checks (or before they existed): the query is
+    refused naming the filter, instead of overflowing inside the driver or the calendar."""
+    with pytest.raises(InvalidInput, match=message):
+        audiences.member_filter(stored, 1, T0, "America/New_York")

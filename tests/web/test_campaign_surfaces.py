@@ -12,10 +12,13 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
-from support import migrated_sqlite_url
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url, postgres_schema_url
 
 from rewards import apikeys, members
 from rewards.models import Campaign, Identity, OutboxMessage
+from scheduler import campaigns as scheduler_campaigns
+from scheduler.clock import Clock
+from web import database
 from web.app import create_app
 from web.cli import cli
 from web.settings import Settings
@@ -25,10 +28,13 @@ ANA, BEN, CHLOE, DIEGO, EMMA = (f"+1555000000{n}" for n in range(1, 6))
 
 
 class Merchant:
-    def __init__(self, tmp_path: Path) -> None:
-        settings = Settings.from_env({"DATABASE_URL": migrated_sqlite_url(tmp_path / 'c.db'), "LOYALTY_QR_DIR": str(tmp_path)})
+    def __init__(self, tmp_path: Path, url: str | None = None) -> None:
+        settings = Settings.from_env({"DATABASE_URL": url or migrated_sqlite_url(tmp_path / 'c.db'),
+                                      "LOYALTY_QR_DIR": str(tmp_path)})
         self.app = create_app(settings)
         self.rt = self.app.extensions["loyalty"]
+        if url is not None:
+            database.upgrade(self.rt.engine)
         self.now = T0
         self.rt.clock = lambda: self.now
         assert self.cli("demo").exit_code == 0
@@ -70,6 +76,25 @@ def shop(tmp_path: Path) -> Iterator[Merchant]:
     made = Merchant(tmp_path)
     yield made
     made.rt.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Merchant]:
+    """The same, on SQLite and (when LOYALTY_TEST_POSTGRES_URL is set) in a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("shop")
+        return
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    url, schema = postgres_schema_url()
+    made: Merchant | None = None
+    try:
+        made = Merchant(tmp_path, url)
+        yield made
+    finally:
+        if made is not None:
+            made.rt.engine.dispose()
+        drop_postgres_schema(schema)
 
 
 # --- the command line -------------------------------------------------------------------
@@ -216,3 +241,119 @@ def test_the_clock_moves_schedules_in_local_time(shop: Merchant) -> None:
     shop.now = datetime(2026, 3, 7, 15, 0, tzinfo=UTC) + timedelta(minutes=1)
     shop.cli("campaign", "send-due")
     assert shop.get(f"/campaigns/{created['id']}").json["next_run_at"] == "2026-03-14T14:00:00+00:00"  # 10:00 EDT
+
+
+# --- one campaign fails alone; what cannot be stored or run is refused ---------------------
+
+
+def _poison(shop: Merchant, campaign_id: int, audience: dict[str, Any]) -> None:
+    """Store an audience around the checks, as a campaign created before them would be."""
+    with shop.rt.transaction() as session:
+        session.get_one(Campaign, campaign_id).audience = audience
+
+
+def _clock(shop: Merchant, lines: list[str]) -> Clock:
+    return Clock(shop.rt.sessions, shop.program_id, "America/New_York", (9, 0), shop.rt.enabled_channels,
+                 clock=lambda: shop.now, report=lines.append)
+
+
+@pytest.mark.parametrize("poison", [{"min_balance": 10**23}, {"inactive_days": 800000}, {"tier": 5}])
+def test_a_campaign_that_cannot_run_fails_alone(any_shop: Merchant, poison: dict[str, Any]) -> None:
+    shop = any_shop
+    bad = shop.post("/campaigns", {"name": "Broken", "text": "Never", "now": True}).json["id"]
+    good = shop.post("/campaigns", {"name": "Hello", "text": "Hi all", "now": True}).json["id"]
+    _poison(shop, bad, poison)
+    filter_name = next(iter(poison))
+    assert shop.get(f"/campaigns/{bad}/preview").status_code == 422
+    assert f"audience {filter_name}:" in shop.get(f"/campaigns/{bad}/preview").json["message"]
+
+    lines: list[str] = []
+    _clock(shop, lines).run("campaigns")
+    assert [m.payload["text"] for m in shop.messages()] == ["Hi all"] * 3  # the good one went out
+    failed = [line for line in lines if "failed" in line]
+    assert len(failed) == 1 and f'campaign {bad} "Broken" failed and will not run again: audience {filter_name}:' in failed[0]
+    shown = shop.get(f"/campaigns/{bad}").json
+    assert shown["status"] == "failed" and shown["failed_reason"].startswith(f"audience {filter_name}:")
+    assert shown["next_run_at"] is None and shop.get(f"/campaigns/{good}").json["status"] == "sent"
+    cli = shop.cli("campaign", "show", str(bad)).output
+    assert f'"Broken": failed' in cli and f"failed 2026-03-02 10:00 EST: audience {filter_name}:" in cli
+
+    lines.clear()
+    _clock(shop, lines).run("campaigns")  # said once: a failed campaign is not due again
+    assert lines == []
+    assert shop.post(f"/campaigns/{bad}/cancel").json["status"] == "cancelled"
+
+
+def test_any_error_in_a_run_fails_that_campaign_only(shop: Merchant, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = shop.post("/campaigns", {"name": "Broken", "text": "Never", "now": True}).json["id"]
+    shop.post("/campaigns", {"name": "Hello", "text": "Hi all", "now": True})
+    real = scheduler_campaigns.fan_out
+
+    def fan_out(session: Any, campaign: Campaign, *args: Any, **kwargs: Any) -> Any:
+        if campaign.id == bad:
+            raise ValueError("year 10000 is out of range\nsecond line not shown")
+        return real(session, campaign, *args, **kwargs)
+
+    monkeypatch.setattr(scheduler_campaigns, "fan_out", fan_out)
+    sent = shop.cli("campaign", "send-due")
+    assert f'campaign {bad} "Broken" failed: ValueError: year 10000 is out of range' in sent.output
+    assert "3 messages queued" in sent.output and "second line" not in sent.output
+    assert shop.get(f"/campaigns/{bad}").json["failed_reason"] == "ValueError: year 10000 is out of range"
+
+
+@pytest.mark.parametrize(("audience", "message"), [
+    ({"min_balance": 100000000000000000000000}, "audience min_balance: must be 0 to 1,000,000,000"),
+    ("inactive_days=800000", "audience inactive_days: must be 1 to 3,650"),
+    ({"birthday_month": 13}, "audience birthday_month: must be 1 to 12"),
+    ({"joined_after": "0001-01-01"}, "audience joined_after: must be from 1900-01-01 to 2199-12-31"),
+    ({"joined_before": "9999-12-31"}, "audience joined_before: must be from 1900-01-01 to 2199-12-31"),
+])
+def test_out_of_range_audiences_are_refused_naming_the_filter(shop: Merchant, audience: Any, message: str) -> None:
+    response = shop.post("/campaigns", {"name": "x", "text": "y", "now": True, "audience": audience})
+    assert response.status_code == 422 and message in response.json["message"], response.json
+    text = audience if isinstance(audience, str) else ",".join(f"{k}={v}" for k, v in audience.items())
+    for command in ("create", "preview"):
+        result = shop.cli("campaign", command, *(("--name", "x", "--text", "y") if command == "create" else ()),
+                          "--audience", text, "--now")
+        assert result.exit_code == 1 and message in result.output and len(result.output.strip().splitlines()) == 1
+    assert shop.get("/campaigns").json["campaigns"] == [] and shop.messages() == []
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"send_at": "9999-12-31 23:00"}, "send_at 9999-12-31 is out of range"),
+    ({"send_at": "9999-12-31T23:59:59-12:00"}, "send_at 9999-12-31 is out of range"),
+    ({"send_at": "2026-03-07 10:00", "offer": {"kind": "multiplier", "factor": 2, "starts_at": "2026-03-07",
+                                              "ends_at": "9999-12-31"}}, "offer_until 9999-12-31 is out of range"),
+    ({"now": True, "name": "nul\x00"}, "name: contains a NUL character"),
+    ({"now": True, "text": "lone \ud800 surrogate"}, "text: contains an unpaired surrogate"),
+    ({"now": True, "image_url": "https://x/\x00.png"}, "image_url: contains a NUL character"),
+    ({"now": True, "image_url": "http://example.com/a.png"}, "image_url: must be a web address starting with https://"),
+    ({"cron": "0 １０ * * SAT"}, 'the hour field has "１０", not a number (digits 0-9)'),
+    ({"cron": "0 " + ",".join(map(str, range(24))) + " " + ",".join(map(str, range(1, 32))) + " * *"},
+     "cron: must be a text of at most 100 characters"),
+    ({"now": True, "offer": {"kind": "multiplier", "factor": "２", "starts_at": "2026-03-07", "ends_at": "2026-03-08"}},
+     "offer.factor: must be a number like 2 or 1.5"),
+])
+def test_what_a_database_or_the_calendar_cannot_take_is_refused(any_shop: Merchant, body: dict[str, Any],
+                                                                message: str) -> None:
+    response = any_shop.post("/campaigns", {"name": "x", "text": "y"} | body)
+    assert response.status_code == 422 and message in response.json["message"], response.json
+    assert any_shop.get("/campaigns").json["campaigns"] == []
+
+
+@pytest.mark.parametrize("campaign_id", ["99999999999999999999999", "99999999999", "2147483648", "١", "1.0", "0"])
+def test_ids_no_campaign_can_have_are_not_found(any_shop: Merchant, campaign_id: str) -> None:
+    any_shop.post("/campaigns", {"name": "x", "text": "y", "now": True})
+    for path in (f"/campaigns/{campaign_id}", f"/campaigns/{campaign_id}/preview"):
+        assert any_shop.get(path).status_code == 404, path
+    assert any_shop.post(f"/campaigns/{campaign_id}/cancel").status_code == 404
+    for args in (("show", campaign_id), ("preview", campaign_id), ("cancel", campaign_id),
+                 ("test-send", campaign_id, "--to", BEN)):
+        result = any_shop.cli("campaign", *args)
+        assert result.exit_code == 1 and f"no campaign {campaign_id}" in result.output, args
+
+
+def test_the_cli_refuses_text_no_database_stores(any_shop: Merchant) -> None:
+    result = any_shop.cli("campaign", "create", "--name", "x", "--text", "bad \udcff byte", "--now")
+    assert result.exit_code == 1 and "text: contains an unpaired surrogate" in result.output
+    assert any_shop.get("/campaigns").json["campaigns"] == []
