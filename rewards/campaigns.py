@@ -196,7 +196,7 @@ def create(session: Session, program: Program, config: ProgramConfig, draft: Dra
         offer_kind=draft.offer_kind, multiplier_permille=draft.multiplier_permille,
         offer_starts_at=draft.offer_starts_at, offer_ends_at=draft.offer_ends_at, reward_id=draft.reward_id,
         send_at=draft.send_at, cron=draft.cron, status="scheduled",
-        next_run_at=draft.first_run(now, config.timezone), created_by=created_by[:100], created_at=now,
+        next_run_at=draft.first_run(now, config.timezone), created_by=storable_text("staff", created_by[:100]), created_at=now,
     )
     session.add(campaign)
     session.flush()

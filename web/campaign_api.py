@@ -70,9 +70,9 @@ def _offer(body: dict[str, Any]) -> dict[str, Any]:
 def _message(error: InvalidInput) -> str:
     # The domain names its fields as the CLI and API share them; the API's offer lives inside "offer".
     text = str(error)
-    for domain, api in (("multiplier:", "offer.factor:"), ("offer_from:", "offer.starts_at:"),
-                        ("offer_until:", "offer.ends_at:"), ("coupon:", "offer.reward:")):
-        if text.startswith(domain):
+    for domain, api in (("multiplier", "offer.factor"), ("offer_from", "offer.starts_at"),
+                        ("offer_until", "offer.ends_at"), ("coupon", "offer.reward")):
+        if text.startswith((domain + ":", domain + " ")):  # "offer_until: ..." or 'offer_until "x" is not a date'
             return api + text[len(domain):]
     return text
 

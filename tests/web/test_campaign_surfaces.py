@@ -323,7 +323,7 @@ def test_out_of_range_audiences_are_refused_naming_the_filter(shop: Merchant, au
     ({"send_at": "9999-12-31 23:00"}, "send_at 9999-12-31 is out of range"),
     ({"send_at": "9999-12-31T23:59:59-12:00"}, "send_at 9999-12-31 is out of range"),
     ({"send_at": "2026-03-07 10:00", "offer": {"kind": "multiplier", "factor": 2, "starts_at": "2026-03-07",
-                                              "ends_at": "9999-12-31"}}, "offer_until 9999-12-31 is out of range"),
+                                              "ends_at": "9999-12-31"}}, "offer.ends_at 9999-12-31 is out of range"),
     ({"now": True, "name": "nul\x00"}, "name: contains a NUL character"),
     ({"now": True, "text": "lone \ud800 surrogate"}, "text: contains an unpaired surrogate"),
     ({"now": True, "image_url": "https://x/\x00.png"}, "image_url: contains a NUL character"),
