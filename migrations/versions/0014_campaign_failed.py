@@ -2,7 +2,7 @@
 alone; the other campaigns still go out)
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-03
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import rewards.models
 
 revision = "0014"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
