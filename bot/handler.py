@@ -18,7 +18,7 @@ from bot.intents import Intent, match
 from bot.messages import SHARE_PHONE, Button, Image, IncomingMessage, Reply
 from bot.notices import render
 from bot.turn import BotSettings, Turn
-from rewards import catalog, ledger, members, redemption, referrals
+from rewards import catalog, erased_contacts, ledger, members, redemption, referrals
 from rewards.codes import display
 from rewards.errors import InsufficientPoints, LoyaltyError, Refused
 from rewards.events import Event
@@ -132,7 +132,9 @@ def _dispatch(turn: Turn, intent: Intent) -> None:
                  else turn._("Done: no more promotions. You still get replies to your messages. Say OPTIN to undo."))
     elif intent.name == "export":
         data = members.export(turn.session, member)
-        turn.say(turn._("Here is all the data we hold about you:") + "\n" + json.dumps(data, ensure_ascii=False))
+        # ephemeral: the outbox keeps no copy of the export once it is sent
+        turn.say(turn._("Here is all the data we hold about you:") + "\n" + json.dumps(data, ensure_ascii=False),
+                 ephemeral=True)
     elif intent.name == "delete":
         _start_flow(turn, "delete")
         turn.say(
@@ -185,7 +187,9 @@ def _continue_flow(turn: Turn, intent: Intent) -> bool:
     elif flow == "delete" and turn.member is not None:
         members.delete_member(turn.session, turn.member, turn.now)
         turn.identity.member_id = None
-        turn.say(turn._("Your data is deleted. Thank you for being with us. Send any message to join again."))
+        # The one message still sent to the erased address; erased itself once sent.
+        turn.say(turn._("Your data is deleted. Thank you for being with us. Send any message to join again."),
+                 ephemeral=True)
     return True
 
 
@@ -210,7 +214,10 @@ def _newcomer(turn: Turn, intent: Intent) -> None:
     lines.append(turn._("Earn {points} points per {unit} spent and swap them for rewards.",
                         points=turn.t.format_number(earning.points_per_unit),
                         unit=turn.t.format_currency(1, turn.program.currency)))
-    if earning.join_bonus:
+    # No bonus promised to a number or chat whose member deleted their data (members.join pays none).
+    returning = erased_contacts.any_erased(turn.session, turn.program.id, (
+        phone, erased_contacts.address_key(turn.identity.channel, turn.identity.address)))
+    if earning.join_bonus and not returning:
         lines.append(turn._("Join now and get {points} points.", points=turn.points(earning.join_bonus)))
     lines.append(turn._("Join and receive occasional offers (say STOP PROMOTIONS anytime)? Reply YES or NO."))
     share = () if phone else views.share_phone_button(turn)
@@ -226,6 +233,8 @@ def _refuse_referral(turn: Turn, attribution: referrals.Attribution) -> bool:
         "already_member": turn._("Invite codes are for new members; you are already one."),
         "second_referrer": turn._("You were already invited by someone else; that invite stays."),
         "cap_reached": turn._("That invite code has reached its limit this month; you can still join."),
+        "returning_member": turn._("Invite codes are for first-time members, and this number was a member before;"
+                                   " you can still join."),
     }
     if attribution.accepted or attribution.reason is None:
         return False
@@ -254,6 +263,8 @@ def _join_answer(turn: Turn, intent: Intent, data: dict) -> bool:  # type: ignor
         phone=phone, language=turn.language,
     )
     turn.say(turn._("You're in! Your member code is {code}.", code=joined.member.code))
+    if joined.returning:
+        turn.say(turn._("Welcome back! The welcome bonus and invites are for first-time members, so none this time."))
     if joined.referral is not None:
         _refuse_referral(turn, joined.referral)
     for event in joined.events:

@@ -63,7 +63,8 @@ class Reply:
     ``kind`` is "reply" (an answer to their message) or "notice" (something that happened:
     points earned, a tier change), which lets the sender give replies priority.
     ``hint`` tells a text-only channel how to answer the buttons ("Reply with a number to
-    redeem."); channels that draw buttons ignore it.
+    redeem."); channels that draw buttons ignore it. ``ephemeral``: the outbox erases its
+    address and text as soon as it is sent (a data export, the deletion's confirmation).
     """
 
     text: str
@@ -71,6 +72,7 @@ class Reply:
     image: Image | None = None
     kind: str = "reply"
     hint: str | None = None
+    ephemeral: bool = False
 
     @property
     def choices(self) -> tuple[Button, ...]:

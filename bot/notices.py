@@ -14,6 +14,7 @@ from rewards.events import (
     PointsExpiring,
     PointsReversed,
     ReferralQualified,
+    ReferralReversed,
     SurveyQuestion,
     TierChanged,
     WinBack,
@@ -38,6 +39,12 @@ def text(event: Event, t: Translator) -> str:
         if event.friend_side:
             return t.gettext("Welcome gift from your friend's invite: {points} points.", points=n(event.points))
         return t.gettext("Your friend made their first purchase: you earned {points} points.", points=n(event.points))
+    if isinstance(event, ReferralReversed):
+        if event.friend_side:
+            return t.gettext("Your first purchase was refunded, so the {points} points from your friend's invite were"
+                             " taken back. Balance: {balance}.", points=n(event.points), balance=n(event.balance))
+        return t.gettext("Your friend's first purchase was refunded, so the {points} points for inviting them were"
+                         " taken back. Balance: {balance}.", points=n(event.points), balance=n(event.balance))
     return _automation_text(event, t)
 
 

@@ -45,7 +45,7 @@ def receive(
     for reply in handled.replies:
         outbox.enqueue(
             session, message.program_id, message.channel, message.address, to_payload(reply), reply.kind, now,
-            member_id=handled.member_id,
+            member_id=handled.member_id, ephemeral=reply.ephemeral,
         )
         queued += 1
     queued += notify(session, handled.others, now, channels)

@@ -8,7 +8,8 @@ must not import Flask, Telegram, Twilio, APScheduler, ``bot`` or ``channels``.
 
 Keys beyond SPEC section 3 (all optional): ``[program] slug``, ``[earning] survey_bonus``,
 ``[[rewards]] per_member_limit``, ``valid_from``, ``valid_until``, ``description``,
-``[whatsapp] notice_template_sid``, ``[promotions] conversion_days``, ``[automations]``, ``[staff]``.
+``[whatsapp] notice_template_sid``, ``[promotions] conversion_days``, ``[automations]``, ``[staff]``,
+``[privacy]``.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from babel.numbers import get_currency_precision
 
 from rewards.config_automations import Automations, parse_automations
 from rewards.config_fields import MISSING, Table, describe, suggestion
+from rewards.config_privacy import Privacy, parse_privacy
 from rewards.config_staff import Staff, parse_staff, staff_from_settings
 from rewards.errors import ConfigError
 
@@ -125,6 +127,7 @@ class ProgramConfig:
     whatsapp: WhatsApp = WhatsApp()
     automations: Automations = Automations()
     staff: Staff = Staff()  # who may use staff commands in chat
+    privacy: Privacy = Privacy()  # how long message records keep personal data
 
     @property
     def default_language(self) -> str:
@@ -137,7 +140,7 @@ class ProgramConfig:
 # --- the whole file -------------------------------------------------------------------
 
 _TABLES = ("program", "earning", "expiry", "tier_rules", "referrals", "promotions", "whatsapp", "automations",
-           "staff")
+           "staff", "privacy")
 _ARRAYS = ("tiers", "rewards")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _REWARD_ID = re.compile(r"^[a-z0-9][a-z0-9-_]*$")
@@ -231,7 +234,7 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
 
     return ProgramConfig(slug, name, currency, zone, languages, quiet, earning, expiry, tier_rules, tiers, rewards,
                          referrals, promotions, WhatsApp(template), parse_automations(source, data.get("automations", {})),
-                         parse_staff(source, data.get("staff", {})))
+                         parse_staff(source, data.get("staff", {})), parse_privacy(source, data.get("privacy", {})))
 
 
 # --- [program] ------------------------------------------------------------------------
@@ -402,6 +405,7 @@ def from_settings(settings: dict[str, Any]) -> ProgramConfig:
             whatsapp=_build(WhatsApp, settings.get("whatsapp") or {}),
             automations=_build(Automations, settings.get("automations") or {}),
             staff=staff_from_settings(settings.get("staff")),
+            privacy=_build(Privacy, settings.get("privacy") or {}),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
         raise ConfigError(f"program settings: stored settings are incomplete or damaged ({error!r})") from None

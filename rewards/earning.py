@@ -125,7 +125,7 @@ def record_purchase(
     change = tiers.evaluate(session, member, now, config.tier_rules.window_days)
     if change:
         result.events.append(change)
-    result.events.extend(referrals.on_purchase(session, config, member, amount, now))
+    result.events.extend(referrals.on_purchase(session, config, member, purchase, amount, now))
     return result
 
 
@@ -154,7 +154,8 @@ class RefundResult:
 def refund(
     session: Session, program: Program, config: ProgramConfig, receipt_id: str, now: datetime, actor: str | None = None
 ) -> RefundResult:
-    """Reverse every point a purchase earned. The balance may go below zero only here."""
+    """Reverse every point a purchase earned, and the referral bonuses it qualified. The
+    balance may go below zero only through reversals."""
     purchase = _purchase(session, program.id, check_receipt(receipt_id))
     if purchase is None:
         raise NotFound(f"no purchase with receipt {receipt_id}", reason="unknown_receipt")
@@ -177,8 +178,10 @@ def refund(
         if posted is not None:
             result.points += entry.amount
     purchase.refunded_at = now
+    referral_events = referrals.on_refund(session, purchase, now)
     if result.points:
         result.events.append(PointsReversed(member.id, result.points, member.balance, receipt_id))
+    result.events.extend(referral_events)
     change = tiers.evaluate(session, member, now, config.tier_rules.window_days)
     if change:
         result.events.append(change)

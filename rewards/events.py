@@ -40,6 +40,16 @@ class ReferralQualified:
     friend_side: bool  # True for the referee's message
 
 
+@dataclass(frozen=True)
+class ReferralReversed:
+    """The purchase that paid a referral was refunded: its bonus was taken back."""
+
+    member_id: int  # the one being told
+    points: int  # taken back
+    balance: int
+    friend_side: bool  # True for the referee's message
+
+
 # --- told by the clock's automations (scheduler/jobs.py) -----------------------------
 
 
@@ -76,5 +86,5 @@ class SurveyQuestion:
     member_id: int
 
 
-Event = (PointsEarned | PointsReversed | TierChanged | ReferralQualified | PointsExpired | PointsExpiring | Birthday
+Event = (PointsEarned | PointsReversed | TierChanged | ReferralQualified | ReferralReversed | PointsExpired | PointsExpiring | Birthday
          | WinBack | SurveyQuestion)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from rewards import ledger, referrals, tiers
+from rewards import erased_contacts, erasure, ledger, referrals, tiers
 from rewards.codes import new_member_code, normalize
 from rewards.config import ProgramConfig
 from rewards.errors import InvalidInput, NotFound, Refused
@@ -194,6 +194,9 @@ class Joined:
     member: Member
     events: list[Event] = field(default_factory=list)
     referral: referrals.Attribution | None = None
+    # This phone or address belonged to a member who deleted their data: no welcome bonus,
+    # no referral (rewards/erased_contacts.py).
+    returning: bool = False
 
 
 def join(
@@ -208,7 +211,8 @@ def join(
     name: str | None = None,
 ) -> Joined:
     """Create the member for ``identity`` (who has consented), pay the join bonus, settle
-    any referral the identity came with."""
+    any referral the identity came with. A phone or address that deleted its data before
+    joins without either: bonuses are for first-time members."""
     # One sign-up per contact even when "yes" arrives twice at once: lock the identity row
     # and read it again (flushing first, so the refresh keeps this turn's changes). OF
     # identities: the member comes joined on the nullable side, which PostgreSQL cannot lock.
@@ -240,11 +244,14 @@ def join(
         raise Refused("this phone number already belongs to a member", reason="already_member") from None
     identity.member_id = member.id
     identity.member = member
-    result = Joined(member)
+    result = Joined(member, returning=erased_contacts.any_erased(
+        session, program.id, (phone, erased_contacts.address_key(identity.channel, identity.address))))
     lowest = tiers.active_tiers(session, program.id)
     if lowest:
         member.tier_id = lowest[0].id
         member.tier = lowest[0]
+    if result.returning:
+        return result
     if config.earning.join_bonus:
         ledger.post(session, member, config.earning.join_bonus, "join", f"join:{member.id}", "welcome bonus", now)
         result.events.append(PointsEarned(member.id, config.earning.join_bonus, member.balance, "join"))
@@ -323,7 +330,14 @@ def export(session: Session, member: Member) -> dict[str, Any]:
 
 
 def delete_member(session: Session, member: Member, now: datetime) -> int:
-    """Erase personal data; the ledger keeps its amounts. Returns points forfeited."""
+    """Erase personal data; the ledger keeps its amounts. Returns points forfeited.
+
+    Gone: the phone, name, birthday and time zone; every identity (and any other identity
+    on the phone number); the address and text of every message to those addresses (what
+    was still queued is skipped); delivery records whose id embeds an address; the
+    addresses in referrals. Kept: the member row (id, code, dates), the ledger, purchases,
+    codes, survey scores and campaign counts, none of which names the person; and keyed
+    hashes of the number and addresses (rewards/erased_contacts.py)."""
     member = ledger.lock_member(session, member.id)
     forfeited = 0
     session.execute(
@@ -336,12 +350,22 @@ def delete_member(session: Session, member: Member, now: datetime) -> int:
     if member.balance > 0:
         forfeited = member.balance
         ledger.post(session, member, -forfeited, "forfeit", f"forfeit:{member.id}", "member deleted their data", now)
-    session.execute(delete(Identity).where(Identity.member_id == member.id))
-    session.execute(
-        update(Referral)
-        .where(Referral.referee_id == member.id)
-        .values(address=f"deleted:{member.id}")
-        .execution_options(synchronize_session=False)
+    owned = Identity.member_id == member.id
+    identities = session.execute(
+        select(Identity.id, Identity.channel, Identity.address).where(
+            Identity.program_id == member.program_id,
+            or_(owned, Identity.address == member.phone) if member.phone else owned,
+        )
+    ).all()
+    addresses = {(channel, address) for _, channel, address in identities}
+    erasure.forget_addresses(session, member.program_id, addresses)
+    for channel, address in addresses:
+        erasure.forget_inbound(session, member.program_id, channel, f"{address}:")
+    referrals.forget(session, member, addresses)
+    session.execute(delete(Identity).where(Identity.id.in_([row.id for row in identities])))
+    erased_contacts.remember(
+        session, member.program_id,
+        [erased_contacts.address_key(c, a) for c, a in addresses] + ([member.phone] if member.phone else []), now,
     )
     member.phone = None
     member.timezone = None

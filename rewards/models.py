@@ -72,7 +72,8 @@ LEDGER_KINDS = CREDIT_KINDS + DEBIT_KINDS + EITHER_KINDS
 
 CODE_STATUSES = ("issued", "redeemed", "expired", "cancelled")
 REWARD_KINDS = ("free_item", "fixed_discount", "percent_discount", "custom")
-REFERRAL_STATUSES = ("invited", "joined", "qualified")
+# reversed: the purchase that qualified it was refunded, and both bonuses were taken back
+REFERRAL_STATUSES = ("invited", "joined", "qualified", "reversed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -92,6 +93,9 @@ class Program(Base):
     # program row, and decoding this JSON each time cost more than the rest of the row).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     loaded_at: Mapped[datetime]
+    # A random secret, made on first use (rewards/erased_contacts.py): the key of the hashes
+    # kept of deleted members' phone numbers and addresses. Deferred: nothing else reads it.
+    privacy_key: Mapped[str | None] = mapped_column(String(64), deferred=True)
 
 
 class Tier(Base):
@@ -209,7 +213,11 @@ class InboundMessage(Base):
     MessageSid stop here, so a provider's retry has exactly one effect."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("program_id", "channel", "provider_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("program_id", "channel", "provider_message_id"),
+        # The clock prunes rows past ``[privacy] message_retention_days`` (rewards/retention.py).
+        Index("ix_inbound_program_received", "program_id", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
@@ -286,6 +294,9 @@ class Referral(Base):
     created_at: Mapped[datetime]
     joined_at: Mapped[datetime | None]
     qualified_at: Mapped[datetime | None]
+    # The purchase that qualified it: refunding that purchase reverses both bonuses.
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), index=True)
+    reversed_at: Mapped[datetime | None]
 
 
 class LedgerEntry(Base):
@@ -350,6 +361,10 @@ class OutboxMessage(Base):
         Index("ix_outbox_program_status", "program_id", "status"),
         Index("ix_outbox_provider_message", "channel", "provider_message_id"),
         Index("ix_outbox_address", "program_id", "channel", "address", "status"),
+        # Retention (rewards/retention.py): finished rows older than the retention period lose
+        # their address and text; and ephemeral rows lose them as soon as they are finished.
+        Index("ix_outbox_program_created", "program_id", "created_at"),
+        Index("ix_outbox_ephemeral", "id", sqlite_where=text("ephemeral"), postgresql_where=text("ephemeral")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -373,6 +388,9 @@ class OutboxMessage(Base):
     # What the provider reported later (Twilio status callbacks): delivered, read, undelivered...
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     delivery_status_at: Mapped[datetime | None]
+    # Erase its address and text as soon as it is finished (a data export, the "your data
+    # is deleted" confirmation), not at the end of the retention period.
+    ephemeral: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class ChannelHealth(Base):
@@ -427,6 +445,20 @@ OUTBOX_NOTIFY_DDL = [
 ]
 for _statement in OUTBOX_NOTIFY_DDL:
     event.listen(OutboxMessage.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+
+
+class ErasedContact(Base):
+    """A deleted member's phone number or channel address as a keyed hash (HMAC-SHA256 with
+    the program's ``privacy_key``), never the number: joining again from it earns no welcome
+    bonus and cannot be referred (rewards/erased_contacts.py)."""
+
+    __tablename__ = "erased_contacts"
+    __table_args__ = (UniqueConstraint("program_id", "contact_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    contact_hash: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime]
 
 
 class ApiKey(Base):

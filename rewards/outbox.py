@@ -47,6 +47,7 @@ QUEUED = "loyalty.outbox_queued"
 def _row(
     program_id: int, channel: str, address: str, payload: Mapping[str, Any], kind: str, now: datetime,
     member_id: int | None = None, dedupe_key: str | None = None, available_at: datetime | None = None,
+    ephemeral: bool = False,
 ) -> dict[str, Any]:
     if kind not in OUTBOX_KINDS:
         raise ValueError(f"outbox kind must be one of {OUTBOX_KINDS}, not {kind!r}")
@@ -54,17 +55,19 @@ def _row(
         "program_id": program_id, "member_id": member_id, "channel": channel, "address": address,
         "kind": kind, "priority": OUTBOX_PRIORITY[kind], "payload": dict(payload), "dedupe_key": dedupe_key,
         "status": "queued", "attempts": 0, "available_at": available_at or now, "created_at": now,
+        "ephemeral": ephemeral,
     }
 
 
 def enqueue(
     session: Session, program_id: int, channel: str, address: str, payload: Mapping[str, Any], kind: str,
     now: datetime, member_id: int | None = None, dedupe_key: str | None = None,
-    available_at: datetime | None = None,
+    available_at: datetime | None = None, ephemeral: bool = False,
 ) -> int | None:
     """Queue one message; its id, or None when a row with this ``dedupe_key`` already exists
-    (the database decides, so concurrent writers of the same key make one row)."""
-    row = _row(program_id, channel, address, payload, kind, now, member_id, dedupe_key, available_at)
+    (the database decides, so concurrent writers of the same key make one row). An
+    ``ephemeral`` row loses its address and text once finished (rewards/erasure.py)."""
+    row = _row(program_id, channel, address, payload, kind, now, member_id, dedupe_key, available_at, ephemeral)
     inserted = insert_many(session, OutboxMessage.__table__, [row], conflict=("program_id", "dedupe_key"),
                            returning=("id",))
     if not inserted:

@@ -3,8 +3,11 @@
 A contact who arrives with an invite code (``JOIN <code>``, a Telegram deep link) is
 recorded as invited; joining attaches them; the first qualifying purchase (or the join
 itself, by the program file) pays both sides once, keyed ``referral:<id>:<side>``.
-Refused: your own code, anyone already a member, a second referrer, and a referrer over
-``max_per_month`` joined referrals in the program's calendar month.
+Refunding that purchase takes both back (``referral-reversal:<id>:<side>``) and the
+referral is closed as reversed: it never pays again.
+Refused: your own code, anyone already a member, a second referrer, a referrer over
+``max_per_month`` joined referrals in the program's calendar month, and a phone number or
+address whose member deleted their data (rewards/erased_contacts.py).
 """
 from __future__ import annotations
 
@@ -13,16 +16,18 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from collections.abc import Collection
+
+from sqlalchemy import String, cast, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from rewards import ledger
+from rewards import erased_contacts, ledger
 from rewards.codes import normalize
 from rewards.config import ProgramConfig
-from rewards.events import Event, PointsEarned, ReferralQualified
-from rewards.models import Identity, LedgerEntry, Member, Referral
+from rewards.events import Event, PointsEarned, ReferralQualified, ReferralReversed
+from rewards.models import Identity, LedgerEntry, Member, Purchase, Referral
 
-REFUSALS = ("unknown_code", "self_referral", "already_member", "second_referrer", "cap_reached")
+REFUSALS = ("unknown_code", "self_referral", "already_member", "second_referrer", "cap_reached", "returning_member")
 
 
 @dataclass
@@ -72,6 +77,9 @@ def record_invite(
     if existing_member is not None:
         reason = "self_referral" if existing_member.id == referrer.id else "already_member"
         return Attribution(False, reason, referrer)
+    if erased_contacts.any_erased(session, identity.program_id,
+                                  (phone, erased_contacts.address_key(identity.channel, identity.address))):
+        return Attribution(False, "returning_member", referrer)
     previous = session.scalar(
         select(Referral).where(
             Referral.program_id == identity.program_id,
@@ -128,7 +136,9 @@ def on_join(session: Session, config: ProgramConfig, identity: Identity, member:
     return result
 
 
-def on_purchase(session: Session, config: ProgramConfig, member: Member, amount: Decimal, now: datetime) -> list[Event]:
+def on_purchase(
+    session: Session, config: ProgramConfig, member: Member, purchase: Purchase, amount: Decimal, now: datetime,
+) -> list[Event]:
     """Pay both sides if this is the referee's first qualifying purchase."""
     if config.referrals.qualify_on != "first_purchase" or amount < config.referrals.min_purchase:
         return []
@@ -139,7 +149,53 @@ def on_purchase(session: Session, config: ProgramConfig, member: Member, amount:
     )
     if referral is None:
         return []
+    referral.purchase_id = purchase.id
     return _qualify(session, config, referral, now)
+
+
+def on_refund(session: Session, purchase: Purchase, now: datetime) -> list[Event]:
+    """The purchase that qualified a referral was refunded: take back both bonuses (the
+    balance may go below zero, as with any refund) and close the referral for good, so a
+    buy-and-refund pays nobody. A side that deleted their data forfeited its points already."""
+    referral = session.scalar(
+        select(Referral).where(Referral.purchase_id == purchase.id, Referral.status == "qualified")
+    )
+    if referral is None:
+        return []
+    events: list[Event] = []
+    for side, member_id in (("referrer", referral.referrer_id), ("referee", referral.referee_id)):
+        bonus = session.scalar(select(LedgerEntry).where(
+            LedgerEntry.program_id == referral.program_id,
+            LedgerEntry.idempotency_key == f"referral:{referral.id}:{side}",
+        ))
+        member = session.get(Member, member_id) if member_id is not None else None
+        if bonus is None or member is None or member.deleted_at is not None:
+            continue
+        entry = ledger.post(
+            session, member, -bonus.amount, "reversal", f"referral-reversal:{referral.id}:{side}",
+            f"referral bonus ({side}) taken back: the qualifying purchase was refunded", now,
+            lot_at=bonus.lot_at, referral_id=referral.id,
+        )
+        if entry is not None:
+            events.append(ReferralReversed(member.id, bonus.amount, member.balance, side == "referee"))
+    referral.status = "reversed"
+    referral.reversed_at = now
+    return events
+
+
+def forget(session: Session, member: Member, addresses: Collection[tuple[str, str]]) -> None:
+    """A member deleted their data: the referrals that name their addresses (as the friend
+    who joined, or an invite they came with on another channel) keep none."""
+    condition = Referral.referee_id == member.id
+    if addresses:
+        condition = or_(condition, tuple_(Referral.channel, Referral.address).in_(sorted(addresses)))
+    session.execute(
+        update(Referral)
+        .where(Referral.program_id == member.program_id, condition)
+        # unique per row, as the (program, channel, address) key needs
+        .values(address=literal("deleted:", String) + cast(Referral.id, String))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _qualify(session: Session, config: ProgramConfig, referral: Referral, now: datetime) -> list[Event]:

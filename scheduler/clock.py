@@ -2,6 +2,9 @@
 
 - campaigns: every minute (a campaign due at 10:00 leaves by 10:01);
 - survey: every 10 minutes (the question goes out ``survey_after_hours`` after a purchase);
+- privacy: every minute (a data export or a deletion's confirmation is erased from the
+  outbox within a minute of being sent; older records after ``[privacy]
+  message_retention_days``);
 - daily, at ``[automations] run_at`` in the program's time zone (a cron trigger in that
   zone, so 09:00 stays 09:00 across daylight-saving changes): expired codes, points expiry,
   expiry reminders, tier review, birthdays, win-back, in that order.
@@ -36,9 +39,10 @@ log = logging.getLogger("loyalty.clock")
 
 CAMPAIGN_MINUTES = 1
 SURVEY_MINUTES = 10
+PRIVACY_MINUTES = 1
 # How late a job may still start (the process was busy or suspended); later, it waits for
 # its next time. Coalesced: several missed times run once.
-GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "daily": 12 * 3600}
+GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "privacy": 5 * 60, "daily": 12 * 3600}
 LOCK_CLASS = 0x4C4F59  # "LOY": the advisory lock's first key
 # Its second: the program in its schema, so deployments sharing a database (one schema
 # each, where program ids repeat) do not hold each other's lock.
@@ -125,6 +129,7 @@ class Clock:
         for name, trigger in (
             ("campaigns", IntervalTrigger(minutes=CAMPAIGN_MINUTES, timezone=zone)),
             ("survey", IntervalTrigger(minutes=SURVEY_MINUTES, timezone=zone)),
+            ("privacy", IntervalTrigger(minutes=PRIVACY_MINUTES, timezone=zone)),
             ("daily", CronTrigger(hour=hour, minute=minute, timezone=zone)),
         ):
             scheduler.add_job(self.run, trigger, args=[name], id=name, name=name, misfire_grace_time=GRACE_SECONDS[name],
@@ -140,6 +145,8 @@ class Clock:
             return (self._campaigns,)
         if name == "survey":
             return (jobs.run_surveys,)
+        if name == "privacy":
+            return (jobs.run_privacy,)
         if name == "daily":
             return jobs.DAILY
         raise ValueError(f"no clock job {name!r}")
@@ -179,7 +186,7 @@ class Clock:
         return results
 
     def run_all(self) -> list[JobResult]:
-        return [result for name in ("campaigns", "survey", "daily") for result in self.run(name)]
+        return [result for name in ("campaigns", "survey", "privacy", "daily") for result in self.run(name)]
 
     def start(self) -> None:
         """Schedule the jobs, and run the daily ones and the campaigns once now: a clock that

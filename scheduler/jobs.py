@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rewards import earning, ledger, members, redemption, surveys, tiers
+from rewards import earning, erasure, ledger, members, redemption, surveys, tiers
 from rewards.config import ProgramConfig
 from rewards.events import Birthday, PointsExpired, PointsExpiring, SurveyQuestion, WinBack
 from rewards.models import Member, Program
@@ -301,6 +301,29 @@ def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetim
         result.looked_at += totals.looked_at
         result.queued += totals.queued
     return result
+
+
+# --- privacy --------------------------------------------------------------------------
+
+
+def run_privacy(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str]) -> JobResult:
+    """Erase what is kept no longer (rewards/erasure.py): ephemeral messages (a data export,
+    the deletion's confirmation) once sent; delivery records, wrong-code records and the
+    address and text of sent messages after ``[privacy] message_retention_days``. In
+    batches, each its own transaction; a second run finds nothing left to do."""
+    result, config = JobResult("privacy"), _config(sessions, program_id)
+    while True:
+        with sessions.begin() as session:
+            erased = erasure.erase_ephemeral(session, program_id)
+        result.changed += erased
+        if erased < erasure.BATCH:
+            break
+    while True:
+        with sessions.begin() as session:
+            pruned = erasure.prune(session, program_id, now, config.privacy.message_retention_days)
+        result.changed += pruned.total
+        if max(pruned.inbound, pruned.outbox, pruned.code_attempts) < erasure.BATCH:
+            return result
 
 
 DAILY: tuple[Callable[..., JobResult], ...] = (

@@ -12,6 +12,7 @@ customer. That is what a trial page is for, and why production turns it off
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -137,8 +138,9 @@ def post_message() -> Any:
         message = IncomingMessage(
             program_id=program_id, channel=webchat.NAME, address=phone, text=text or payload or "",
             # The page's id for this message: a double click or a retried POST has one effect.
-            # Scoped to the phone, so one customer's ids never collide with another's.
-            provider_message_id=f"{phone}:{client_id}" if client_id else None,
+            # Scoped to the phone, so one customer's ids never collide with another's; hashed,
+            # so the delivery records (kept for the retention period) hold no phone number.
+            provider_message_id=hashlib.sha256(f"{phone}:{client_id}".encode()).hexdigest() if client_id else None,
             phone=phone, payload=payload,
         )
         received = rt.receive(message)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import click
 
 from rewards.config import ProgramConfig
-from scheduler.clock import CAMPAIGN_MINUTES, SURVEY_MINUTES, AdvisoryLock, Clock
+from scheduler.clock import CAMPAIGN_MINUTES, PRIVACY_MINUTES, SURVEY_MINUTES, AdvisoryLock, Clock
 from web.app import Runtime, runtime
 from web.cli import cli, command
 
@@ -61,6 +61,7 @@ def describe(config: ProgramConfig) -> list[str]:
         f"every {SURVEY_MINUTES} minutes:",
         f"  survey            {survey}",
         f"every {CAMPAIGN_MINUTES} minute: campaigns that are due",
+        f"every {PRIVACY_MINUTES} minute: privacy (message records kept {config.privacy.message_retention_days} days)",
     ]
 
 
@@ -68,7 +69,7 @@ def describe(config: ProgramConfig) -> list[str]:
 @click.option("--once", is_flag=True, help="Run every job once now and exit (a check, or a setup driven by cron).")
 def clock_command(once: bool) -> None:
     """Run the scheduler: campaigns, points expiry and reminders, birthdays, win-back, tier
-    review and the survey. Exactly one clock per program (see README)."""
+    review, the survey and privacy (erasing old message records). Exactly one clock per program (see README)."""
     rt = runtime()
     rt.ensure_schema()
     if not logging.getLogger().handlers:

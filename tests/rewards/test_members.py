@@ -269,11 +269,27 @@ def test_deleting_erases_personal_data_forfeits_the_balance_and_cancels_open_cod
         members.find(session, program.id, customer.code)
 
 
-def test_the_same_phone_may_join_again_as_a_new_member_after_deletion(session, customer, join, T0):
+def test_the_same_phone_may_join_again_as_a_new_member_after_deletion_without_a_second_welcome_bonus(
+        session, customer, join, program, T0):
     members.delete_member(session, customer, T0)
-    again = join("+15550001234", channel="telegram", address="chat-77")
+    again = join("+15550001234", channel="whatsapp", address="+15550001234")
     session.commit()
-    assert again.id != customer.id and again.balance == 50 and again.code != customer.code
+    assert again.id != customer.id and again.code != customer.code
+    # The welcome bonus is for first-time members: delete, rejoin, spend, repeat pays nothing.
+    assert again.balance == 0
+    assert session.scalar(select(LedgerEntry).where(LedgerEntry.member_id == again.id)) is None
+
+
+def test_the_same_chat_joining_again_without_a_phone_gets_no_second_welcome_bonus(session, customer, join, T0):
+    members.delete_member(session, customer, T0)
+    again = join(None, channel="telegram", address="chat-77")
+    session.commit()
+    assert again.balance == 0
+
+
+def test_a_new_phone_still_gets_the_welcome_bonus_after_someone_else_deleted(session, customer, join, T0):
+    members.delete_member(session, customer, T0)
+    assert join("+15550009876", channel="whatsapp", address="+15550009876").balance == 50
 
 
 def test_deleting_a_member_who_owes_points_forfeits_nothing(session, join, program, demo_config, T0):
@@ -296,4 +312,5 @@ def test_a_deleted_referee_keeps_no_address_in_the_referral(session, join, progr
     friend = members.join(session, program, demo_config, identity, T0, phone="+15550005555", language="en").member
     members.delete_member(session, friend, T0)
     session.commit()
-    assert session.scalar(select(Referral.address)) == f"deleted:{friend.id}"
+    referral = session.scalar(select(Referral))
+    assert referral.address == f"deleted:{referral.id}"
