@@ -240,5 +240,5 @@ def stats(session: Session, member: Member) -> ReferralStats:
         .where(LedgerEntry.member_id == member.id, Referral.referrer_id == member.id)
     ) or 0
     qualified = counts.get("qualified", 0)
-    joined = counts.get("joined", 0) + qualified
+    joined = counts.get("joined", 0) + qualified + counts.get("reversed", 0)  # a reversed friend did join
     return ReferralStats(joined + counts.get("invited", 0), joined, qualified, int(points))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from rewards import earning, members, referrals
-from rewards.events import ReferralQualified
+from rewards.events import ReferralQualified, ReferralReversed
 from rewards.models import LedgerEntry, Member, Program, Referral
 
 DAY = timedelta(days=1)
@@ -254,3 +254,81 @@ def test_stats_count_invited_joined_qualified_and_points(session, referrer, newc
 
     assert referrals.stats(session, referrer) == referrals.ReferralStats(invited=3, joined=2, qualified=1, points=200)
     assert referrals.stats(session, buyer) == referrals.ReferralStats(0, 0, 0, 0)
+
+
+# --- refunds and deleted members ------------------------------------------------------
+
+
+@both_databases
+def test_refunding_the_qualifying_purchase_reverses_both_bonuses(session, referrer, newcomer, sign_up, program,
+                                                                demo_config, T0):
+    friend = newcomer()
+    referrals.record_invite(session, demo_config, friend, referrer.code, T0)
+    member = sign_up(friend, T0).member
+    earning.record_purchase(session, program, demo_config, member, "10.00", "R-1", T0)
+    redeemable = member.balance
+    refund = earning.refund(session, program, demo_config, "R-1", T0 + DAY)
+    session.commit()
+
+    referral = referral_of(session, friend)
+    assert (referral.status, referral.reversed_at) == ("reversed", T0 + DAY)
+    reversals = session.execute(
+        select(LedgerEntry.member_id, LedgerEntry.amount, LedgerEntry.idempotency_key)
+        .where(LedgerEntry.referral_id == referral.id, LedgerEntry.kind == "reversal").order_by(LedgerEntry.id)
+    ).all()
+    assert reversals == [(referrer.id, -200, f"referral-reversal:{referral.id}:referrer"),
+                         (member.id, -100, f"referral-reversal:{referral.id}:referee")]
+    assert session.get(Member, referrer.id).balance == 50
+    assert member.balance == redeemable - 100 - 100 == 50  # the purchase's points and the friend's bonus
+    assert ReferralReversed(referrer.id, 200, 50, False) in refund.events
+    assert ReferralReversed(member.id, 100, 50, True) in refund.events
+    assert referrals.stats(session, session.get(Member, referrer.id)).points == 0
+
+
+def test_a_bonus_already_spent_is_still_taken_back(session, referrer, newcomer, sign_up, program, demo_config, T0):
+    friend = newcomer()
+    referrals.record_invite(session, demo_config, friend, referrer.code, T0)
+    member = sign_up(friend, T0).member
+    earning.record_purchase(session, program, demo_config, member, "10.00", "R-1", T0)
+    referrer_row = session.get(Member, referrer.id)
+    earning.adjust(session, referrer_row, -250, "spent at the till", "adjust:spend", T0, "staff:ana")
+    earning.refund(session, program, demo_config, "R-1", T0)
+    session.commit()
+    assert session.get(Member, referrer.id).balance == -200  # below zero, only through a reversal
+
+
+def test_a_deleted_members_phone_cannot_be_referred_again(session, referrer, newcomer, program, demo_config, T0):
+    friend = newcomer(channel="whatsapp")
+    referrals.record_invite(session, demo_config, friend, referrer.code, T0, phone="+15550203333")
+    member = members.join(session, program, demo_config, friend, T0, phone="+15550203333", language="en").member
+    earning.record_purchase(session, program, demo_config, member, "10.00", "R-1", T0)
+    members.delete_member(session, member, T0 + DAY)
+    session.commit()
+
+    # The same phone, on another channel, with the same code: refused, and joining pays nothing.
+    again = members.get_identity(session, program.id, "sms", "+15550203333", T0 + 2 * DAY)
+    invite = referrals.record_invite(session, demo_config, again, referrer.code, T0 + 2 * DAY, phone="+15550203333")
+    assert (invite.accepted, invite.reason) == (False, "returning_member")
+    joined = members.join(session, program, demo_config, again, T0 + 2 * DAY, phone="+15550203333", language="en")
+    earning.record_purchase(session, program, demo_config, joined.member, "10.00", "R-2", T0 + 2 * DAY)
+    session.commit()
+    assert joined.returning and joined.referral is None and joined.member.balance == 100
+    assert [p for p, _ in referral_points(session, referrer)] == [200]  # the first friend's, only
+    # The phone itself is not kept: only a keyed hash of it.
+    from rewards.models import ErasedContact
+
+    hashes = list(session.scalars(select(ErasedContact.contact_hash)))
+    assert hashes and not any("5550203333" in h for h in hashes)
+
+
+def test_an_invite_recorded_before_joining_is_not_paid_to_a_returning_chat(session, referrer, program, demo_config, T0):
+    first = members.get_identity(session, program.id, "telegram", "chat-42", T0)
+    gone = members.join(session, program, demo_config, first, T0, phone=None, language="en").member
+    members.delete_member(session, gone, T0)
+    session.commit()
+    back = members.get_identity(session, program.id, "telegram", "chat-42", T0 + DAY)
+    referrals.record_invite(session, demo_config, back, referrer.code, T0 + DAY)
+    joined = members.join(session, program, demo_config, back, T0 + DAY, phone=None, language="en")
+    earning.record_purchase(session, program, demo_config, joined.member, "10.00", "R-1", T0 + DAY)
+    session.commit()
+    assert joined.returning and joined.member.balance == 100 and referral_points(session, referrer) == []

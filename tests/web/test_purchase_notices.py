@@ -68,3 +68,32 @@ def test_a_shell_purchase_queues_the_message_and_says_so(shop: Shop) -> None:
     refund = shop.cli("refund", "R-3")
     assert "queued 1 chat message(s)" in refund.output
     assert notices(shop)[-1][2].startswith("Refund of receipt R-3")
+
+
+def test_refunding_the_purchase_that_paid_a_referral_takes_both_bonuses_back_and_tells_both(shop: Shop) -> None:
+    """Buy, refund, repeat must not pay the referrer: the refund reverses both bonuses."""
+    referrer = Browser(shop, BEN)
+    referrer.say("balance")
+    with shop.rt.transaction() as session:
+        from rewards import members
+
+        code = members.find(session, shop.program_id, BEN).code
+    friend = Browser(shop, "+15550004444")
+    friend.say(f"JOIN {code}")
+    friend.press("Yes")
+    before = shop.get(f"/members/{BEN}").json["balance"]
+    assert shop.post("/purchases", {"customer": "+15550004444", "amount": "10.00", "receipt_id": "R-F"}).status_code == 201
+    assert shop.get(f"/members/{BEN}").json["balance"] == before + 200
+
+    refund = shop.post("/purchases/R-F/refund")
+    assert refund.status_code == 200
+    assert shop.get(f"/members/{BEN}").json["balance"] == before
+    assert refund.json["balance"] == 50  # the join bonus is what is left: purchase and referral bonus taken back
+    told = notices(shop)[-2:]
+    assert ("web", "+15550004444", "Your first purchase was refunded, so the 100 points from your friend's invite"
+            " were taken back. Balance: 50.") in told
+    assert ("web", BEN, f"Your friend's first purchase was refunded, so the 200 points for inviting them were"
+            f" taken back. Balance: {before:,}.") in told
+    # A second purchase does not qualify the closed referral again.
+    assert shop.post("/purchases", {"customer": "+15550004444", "amount": "10.00", "receipt_id": "R-G"}).status_code == 201
+    assert shop.get(f"/members/{BEN}").json["balance"] == before
