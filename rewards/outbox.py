@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rewards.bulk import insert_count, insert_many
+from rewards.erasure import ERASED
 from rewards.campaigns import dedupe_prefix
 from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
 
@@ -200,7 +201,9 @@ def requeue(
     campaign if given. Returns how many."""
     if status not in ("failed", "skipped"):
         raise ValueError(f"only failed or skipped messages are queued again, not {status!r}")
-    conditions = [OutboxMessage.program_id == program_id, OutboxMessage.status == status]
+    # Not an erased row (rewards/erasure.py): it has no address or text left to send.
+    conditions = [OutboxMessage.program_id == program_id, OutboxMessage.status == status,
+                  OutboxMessage.address != ERASED]
     if status == "skipped":
         conditions.append(OutboxMessage.error.startswith(STALE + ":", autoescape=True))
     if channel is not None:

@@ -2,7 +2,7 @@
 referrals remember the purchase that qualified them and can be reversed
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-03
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import rewards.models
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

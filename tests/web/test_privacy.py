@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Date, String, Text, func, inspect, select, text
+from sqlalchemy import JSON, Date, String, Text, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 from test_api import Shop, any_shop, shop  # noqa: F401  (fixtures)
 from test_chat_page import Browser, deliver
@@ -75,9 +75,14 @@ def lucia(any_shop: Shop) -> Iterator[tuple[Shop, Browser]]:  # noqa: F811
     assert purchase.status_code == 201, purchase.json
     export = browser.say("export my data")
     assert LUCIA in export[-1]["text"] and "1990-05-14" in export[-1]["text"]
-    with shop.rt.transaction() as session:  # a notice for her, not sent yet
+    with shop.rt.transaction() as session:  # a notice for her, not sent yet, and one that failed
+        member_id = members.find(session, shop.program_id, LUCIA).id
         outbox.enqueue(session, shop.program_id, "telegram", CHAT_ID, {"text": f"Hi {NAME}"}, "notice", now,
-                       member_id=members.find(session, shop.program_id, LUCIA).id)
+                       member_id=member_id)
+        failed = outbox.enqueue(session, shop.program_id, "telegram", CHAT_ID, {"text": "earlier"}, "notice", now,
+                                member_id=member_id)
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == failed)
+                        .values(status="failed", error=f"chat {CHAT_ID} not found"))
     yield shop, browser
 
 
@@ -96,6 +101,7 @@ def test_deleting_leaves_no_phone_chat_id_name_or_birthday_in_any_table(lucia) -
 
     assert personal_data_left(shop.rt.engine) == []
     with shop.rt.transaction() as session:
+        assert outbox.requeue(session, shop.program_id, shop.rt.clock(), status="failed") == 0, "nothing left to send"
         gone = session.scalar(select(Member).where(Member.deleted_at.is_not(None)))
         assert gone is not None and gone.code  # the member row stays, naming nobody
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) > 0, "message rows stay, for counts"
