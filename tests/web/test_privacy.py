@@ -4,7 +4,7 @@ the REST API, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -185,6 +185,3 @@ def test_retention_is_a_program_file_key(tmp_path) -> None:  # type: ignore[no-u
         load_program_file(path)
     path.write_text(DEMO_PROGRAM_PATH.read_text() + "\n[privacy]\nmessage_retention_days = 7\n")
     assert load_program_file(path).privacy.message_retention_days == 7
-
-
-_ = UTC
