@@ -13,7 +13,7 @@ from alembic import op
 import rewards.models
 
 revision = "0015"
-down_revision = "0016"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
