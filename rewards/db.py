@@ -100,6 +100,25 @@ def schema_of(connection: Connection, table: str) -> str | None:
     ), {"table": table}).scalar()
 
 
+# SQLSTATEs of a transaction that lost to a concurrent one and may simply run again:
+# deadlock_detected, serialization_failure, and unique_violation (another transaction
+# inserted the same key first: run again, the work finds that row and takes the other road).
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "23505"})
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether ``error`` (SQLAlchemy's wrapper of a driver error, or the driver's own) says
+    the transaction lost a race and would succeed if run again from the start: a
+    PostgreSQL deadlock, serialization failure or unique key taken meanwhile; SQLite's
+    "database is locked" or a UNIQUE constraint taken meanwhile."""
+    original = getattr(error, "orig", None) or error
+    if getattr(original, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    if isinstance(original, sqlite3.OperationalError):
+        return "locked" in str(original) or "busy" in str(original)
+    return isinstance(original, sqlite3.IntegrityError) and str(original).startswith("UNIQUE constraint failed")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -20,10 +20,17 @@ from rewards.models import LEDGER_KINDS, Code, LedgerEntry, Member, Purchase
 
 
 def lock_member(session: Session, member_id: int) -> Member:
-    """Load a member with its row locked (PostgreSQL FOR UPDATE; SQLite holds the DB lock)."""
-    # FOR UPDATE OF members: the eagerly joined tier sits on the nullable side of an outer
-    # join, which PostgreSQL refuses to lock ("FOR UPDATE cannot be applied to ...").
-    member = session.get(Member, member_id, with_for_update={"of": Member}, populate_existing=True)
+    """Load a member with its row locked (PostgreSQL FOR NO KEY UPDATE; SQLite holds the
+    DB lock). Lock order: a transaction takes the member's row before it writes rows of
+    other members (only the row of the identity a message came from may come first)."""
+    # NO KEY UPDATE, not UPDATE: it queues balance changes just as well, but does not wait
+    # for the KEY SHARE lock a foreign-key check takes on the member (a row referencing it
+    # was written earlier in a transaction: an identity updated twice, an outbox row). With
+    # FOR UPDATE two such transactions, say the same member answering "yes" on SMS and on
+    # WhatsApp at once, each held KEY SHARE and waited for the other's: a deadlock.
+    # OF members: the eagerly joined tier sits on the nullable side of an outer join, which
+    # PostgreSQL refuses to lock ("FOR UPDATE cannot be applied to ...").
+    member = session.get(Member, member_id, with_for_update={"of": Member, "key_share": True}, populate_existing=True)
     if member is None:
         raise InvalidInput(f"no member with id {member_id}")
     return member

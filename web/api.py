@@ -24,7 +24,7 @@ from rewards.events import Event
 from rewards.models import ApiKey, Program
 from rewards.programs import config_of
 from rewards.standing import standing
-from web.app import SetupError, runtime
+from web.app import UNAVAILABLE, SetupError, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -59,6 +59,16 @@ def _domain_error(error: LoyaltyError) -> Any:
     if isinstance(error, SetupError):
         return _error(503, "not_ready", str(error))
     return _error(_STATUS_BY_REASON.get(error.reason, 409), error.reason, str(error))
+
+
+def _database_error(error: Exception) -> Any:
+    """The database does not answer, or the request kept losing a race: 503, try again."""
+    return _error(503, "database_unavailable", "the database is unavailable; try again shortly")
+
+
+for _unavailable in UNAVAILABLE:
+    if not issubclass(_unavailable, LoyaltyError):  # SetupError: _domain_error says which command fixes it
+        bp.register_error_handler(_unavailable, _database_error)
 
 
 def _http_error(error: HTTPException) -> Any:
@@ -102,19 +112,25 @@ def _authenticate(session: Session, now: datetime) -> ApiKey:
 
 def endpoint(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Authenticate, then run ``handler`` in one transaction (committed when it returns,
-    even with a refusal it returns; rolled back when an error is raised)."""
+    even with a refusal it returns; rolled back when an error is raised; run again when
+    the database reports a lost race: ``Runtime.run``)."""
 
     @functools.wraps(handler)
     def wrapper(**kwargs: Any) -> Any:
         rt = runtime()
         now = rt.clock()
-        with rt.transaction() as session:
+
+        def work(session: Session) -> Any:
             key = _authenticate(session, now)
             program = session.get(Program, key.program_id)
             if program is None:  # pragma: no cover - the foreign key rules it out
                 raise ApiError(401, "unauthorized", "this API key has no program")
             call = Call(session, key, program, config_of(program), now)
             return handler(call, **kwargs)
+
+        # Run again from the start when the database reports a lost race (a deadlock...):
+        # each request is one transaction, and a rolled-back one left nothing behind.
+        return rt.run(work)
 
     return wrapper
 

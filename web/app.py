@@ -2,38 +2,50 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, current_app, jsonify
-from sqlalchemy import Engine, inspect
+from flask import Flask, current_app, jsonify, request
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import IncomingMessage
 from bot.turn import BotSettings
 from channels.inbox import Received, receive
 from rewards.config import ProgramConfig, load_program_file
-from rewards.db import make_engine, session_factory
-from rewards.errors import LoyaltyError, NotFound
+from rewards.db import retryable, session_factory
+from rewards.errors import NotFound
 from rewards.models import Program
 from rewards.programs import config_of, get_program, sync_program
 from web import database, wiring
+from web.database import SetupError, open_engine
 from web.sender_runtime import wake_on_commit
 from web.settings import Settings
 
 log = logging.getLogger("loyalty")
+T = TypeVar("T")
+
+# Runs of one unit of work when the database reports a lost race (rewards.db.retryable).
+ATTEMPTS = 4
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SetupError(LoyaltyError):
-    """The database or program is not ready; the message says which command fixes it."""
+
+# What a request answers with 503 (a provider then redelivers, a till tries again): the
+# program or schema is not ready, the database cannot be reached or is busy, or the
+# transaction lost a race it went on losing after ATTEMPTS runs.
+UNAVAILABLE: tuple[type[Exception], ...] = (SetupError, OperationalError, InterfaceError, IntegrityError, PoolTimeout)
 
 
 @dataclass
@@ -62,6 +74,25 @@ class Runtime:
         with self.sessions.begin() as session:
             yield session
 
+    def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in one transaction, run again from the start (in a new one)
+        when the database says it lost a race: a deadlock, a serialization failure, a unique
+        key taken meanwhile, SQLite's lock. Safe because a rolled-back run left nothing and
+        ``work`` only touches the database (an inbound message is deduped by its provider
+        id, a purchase by its receipt). After ATTEMPTS runs the last error is raised."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.transaction() as session:
+                    return work(session)
+            except DBAPIError as error:
+                if attempt == ATTEMPTS or not retryable(error):
+                    raise
+                log.warning("database: %s; running the transaction again (attempt %d of %d)",
+                            type(getattr(error, "orig", error)).__name__, attempt + 1, ATTEMPTS)
+                # Apart at random, so the two that collided do not collide again.
+                time.sleep(random.uniform(0, 0.02 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def ensure_schema(self) -> None:
         """An embedded SQLite database is migrated on first use; a shared server database
         is migrated by the operator (``loyalty db upgrade``) and only checked here."""
@@ -85,11 +116,10 @@ class Runtime:
         return tuple(wiring.enabled_channels(self.settings))
 
     def receive(self, message: IncomingMessage, via: Callable[..., Received] = receive) -> Received:
-        """One incoming chat message, handled and its replies queued in one transaction;
-        the senders are woken once it has committed. ``via`` is ``channels.inbox.receive`` or
+        """One incoming chat message, handled and its replies queued in one transaction
+        (run again when it lost a race: ``run``); the senders are woken once it has committed. ``via`` is ``channels.inbox.receive`` or
         a channel's own front to it (Twilio's carrier keywords), with the same arguments."""
-        with self.transaction() as session:
-            return via(session, message, self.clock(), self.enabled_channels, self.bot_settings())
+        return self.run(lambda session: via(session, message, self.clock(), self.enabled_channels, self.bot_settings()))
 
     def bot_settings(self) -> BotSettings:
         """Invite links name only the channels that are on."""
@@ -146,7 +176,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.config.update(overrides)
-    engine = make_engine(settings.database_url)
+    engine = open_engine(settings.database_url)
     app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine))
 
     from web import api  # here, not at the top: web.api imports this module
@@ -168,7 +198,24 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Any:
+        """200 while the database answers; 503 (a load balancer takes this process out)
+        when it does not, saying why without the URL or its password."""
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as error:
+            reason = database.describe_failure(error, engine.url)
+            log.error("healthz: the database does not answer: %s", reason)
+            return jsonify(status="unavailable", database=reason), 503
         return jsonify(status="ok")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error: Exception) -> Any:
+        """Any page whose database is unreachable or busy: 503, never a 500 with a trace."""
+        log.error("%s: the database is unavailable: %s", request.path, type(getattr(error, "orig", error)).__name__)
+        return jsonify(error="database_unavailable", message="the database is unavailable; try again shortly"), 503
 
     @app.get("/")
     def index() -> Any:

@@ -26,7 +26,7 @@ from rewards.errors import InvalidInput, LoyaltyError
 from rewards.models import Program
 from rewards.phones import parse_phone
 from rewards.qr import qr_png
-from web.app import SetupError, runtime
+from web.app import UNAVAILABLE, SetupError, runtime
 
 log = logging.getLogger("loyalty.chat")
 bp = Blueprint("chat", __name__, url_prefix="/chat", template_folder="templates", static_folder="static")
@@ -144,11 +144,19 @@ def post_message() -> Any:
             phone=phone, payload=payload,
         )
         received = rt.receive(message)
-    except SetupError as error:
-        raise ChatError(503, "not_ready", str(error)) from None
+    except UNAVAILABLE as error:
+        raise _unavailable(error) from None
     except LoyaltyError as error:
         raise ChatError(422, error.reason, str(error)) from None
     return jsonify(queued=received.queued, duplicate=received.duplicate)
+
+
+def _unavailable(error: Exception) -> ChatError:
+    """503, and the page tries again: the program or schema is not ready, or the database
+    does not answer or kept losing a race."""
+    if isinstance(error, LoyaltyError):
+        return ChatError(503, "not_ready", str(error))
+    return ChatError(503, "database_unavailable", "the database is unavailable; try again shortly")
 
 
 def _program_id() -> int:
@@ -157,13 +165,18 @@ def _program_id() -> int:
         return runtime().program_id()
     except SetupError:
         raise ChatError(503, "not_ready", "no loyalty program is loaded: run `loyalty demo`") from None
+    except UNAVAILABLE as error:
+        raise _unavailable(error) from None
 
 
 def _read(look: Any) -> Any:
     """``look(session, program_id)`` in one short transaction."""
     program_id = _program_id()
-    with runtime().transaction() as session:
-        return look(session, program_id)
+    try:
+        with runtime().transaction() as session:
+            return look(session, program_id)
+    except UNAVAILABLE as error:
+        raise _unavailable(error) from None
 
 
 @bp.get("/messages")

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask import has_app_context
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rewards import ledger, redemption
 from rewards.errors import LoyaltyError
@@ -21,7 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly_errors(func: F) -> F:
-    """Show a domain or setup refusal as one clear line (exit status 1)."""
+    """Show a domain or setup refusal, or a database that does not open or answer, as one
+    clear line (exit status 1)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -29,15 +32,22 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except LoyaltyError as error:
             raise click.ClickException(str(error)) from None
+        except (OperationalError, InterfaceError) as error:
+            if not has_app_context():
+                raise
+            raise click.ClickException(database.describe_failure(error, runtime().engine.url)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 def command(group: click.Group, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-    """A command that has the app context and turns domain errors into one clear line."""
+    """A command that has the app context and turns domain errors into one clear line
+    (also those of making the app: a DATABASE_URL that is not a URL, say)."""
 
     def decorate(func: F) -> F:
-        return group.command(*args, **kwargs)(with_appcontext(friendly_errors(func)))  # type: ignore[return-value]
+        if isinstance(group, AppGroup):
+            kwargs.setdefault("with_appcontext", False)  # it would load the app outside friendly_errors
+        return group.command(*args, **kwargs)(friendly_errors(with_appcontext(func)))  # type: ignore[return-value]
 
     return decorate
 
@@ -50,7 +60,14 @@ def cli() -> None:
     """
 
 
-main = cli
+def main() -> None:
+    """The ``loyalty`` script. Flask's own commands (``routes``, ``shell``) make the app
+    outside ``friendly_errors``: a setup error there is one line too."""
+    try:
+        cli.main()
+    except LoyaltyError as error:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(1) from None
 
 
 @cli.group()

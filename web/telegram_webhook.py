@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from channels import telegram
 from rewards.errors import LoyaltyError
 from rewards.phones import mask
-from web.app import Runtime, SetupError, runtime
+from web.app import UNAVAILABLE, Runtime, SetupError, runtime
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USERNAME_RETRY_SECONDS = 60.0
@@ -66,8 +65,9 @@ def telegram_webhook() -> Any:
     except telegram.MalformedUpdate as error:
         log.warning("telegram webhook: %s: refused (400)", error)
         return _plain(400, str(error))
-    except SetupError as error:
-        log.error("telegram webhook: not ready: %s (503, Telegram will retry)", error)
+    except UNAVAILABLE as error:  # the program's id is a query on a fresh worker
+        log.error("telegram webhook: not ready: %s (503, Telegram will retry)",
+                  error if isinstance(error, SetupError) else f"the database is unavailable ({type(error).__name__})")
         return _plain(503, "not ready")
     if parsed is None:
         log.info("telegram update %s: a kind the bot does not answer; ignored", data.get("update_id"))
@@ -76,9 +76,10 @@ def telegram_webhook() -> Any:
     message = parsed.message
     try:
         received = rt.receive(message)
-    except (SetupError, OperationalError, IntegrityError) as error:
-        # The database was busy or a twin delivery raced this one: Telegram retries a 5xx,
-        # and the retry finds the delivery recorded (one effect) or does the work.
+    except UNAVAILABLE as error:
+        # The database is unreachable, or the transaction kept losing races after being
+        # run again (Runtime.run): Telegram retries a 5xx, and the retry finds the delivery
+        # recorded (one effect) or does the work.
         log.warning("telegram update %s: %s; answered 503 so Telegram retries", message.provider_message_id,
                     type(error).__name__)
         return _plain(503, "try again")

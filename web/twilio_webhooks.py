@@ -18,8 +18,9 @@ from flask import Blueprint, Flask, Response, abort, request
 from bot.messages import IncomingMessage
 from channels import twilio_inbound
 from channels.twilio import CHANNELS, SMS, WHATSAPP
+from rewards.errors import LoyaltyError
 from rewards.phones import mask
-from web.app import Runtime, SetupError, runtime
+from web.app import UNAVAILABLE, Runtime, runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,14 @@ def _twiml() -> Response:
 def _refuse(status: int, why: str) -> Response:
     log.warning("twilio webhook %s refused (%d): %s", request.path, status, why)
     return Response(why + "\n", status=status, mimetype="text/plain")
+
+
+def _unavailable(error: Exception) -> Response:
+    """Not ready, or the database is unreachable or kept losing a race: 503, which Twilio
+    counts as a failed delivery (its fallback URL, if set, is called; the customer may
+    write again), never a 500 with a trace."""
+    return _refuse(503, str(error) if isinstance(error, LoyaltyError) else
+                   f"the database is unavailable ({type(getattr(error, 'orig', error)).__name__}); try again")
 
 
 def _signed_form(rt: Runtime) -> Any:
@@ -64,13 +73,13 @@ def _inbound(channel: str) -> Response:
         parsed = twilio_inbound.parse(channel, form)
     except twilio_inbound.BadForm as error:
         return _refuse(400, str(error))
-    try:
+    try:  # the program's id is a query on a fresh worker: the database may fail here too
         message = IncomingMessage(rt.program_id(), channel, parsed.phone, parsed.text, parsed.sid, phone=parsed.phone)
         received = rt.receive(message, via=functools.partial(
             twilio_inbound.receive, twilio_answered=parsed.opt_out_type is not None,
         ))
-    except SetupError as error:
-        return _refuse(503, str(error))
+    except UNAVAILABLE as error:
+        return _unavailable(error)
     if received.duplicate:
         log.info("%s %s from %s: a redelivery, already handled", channel, parsed.sid, mask(parsed.phone))
     return _twiml()
@@ -101,8 +110,8 @@ def status() -> Response:
     try:
         with rt.transaction() as session:
             known = twilio_inbound.record_status(session, update, rt.clock())
-    except SetupError as error:
-        return _refuse(503, str(error))
+    except UNAVAILABLE as error:
+        return _unavailable(error)
     if not known:
         log.info("twilio status %s for %s: no such message here; ignored", update.status, update.sid)
     return _twiml()

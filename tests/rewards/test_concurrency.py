@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from rewards import earning, ledger, members, redemption, referrals
@@ -281,3 +281,20 @@ def test_one_phone_joining_from_twenty_channels_at_once_becomes_one_member(sessi
     assert session.scalars(select(Member.id)).all() == created
     assert session.scalar(select(func.sum(LedgerEntry.amount))) == 50  # one join bonus
     session.commit()
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_a_debit_does_not_wait_for_a_transaction_that_only_references_the_member(sessions, session, member_id, T0):
+    """The deadlock of one member answering "yes" on SMS and on WhatsApp at once: each
+    message wrote its identity row twice (PostgreSQL then checks the foreign key, taking
+    KEY SHARE on the member) and then locked the member for the debit. The member's lock
+    must not wait for KEY SHARE, or the two wait for each other."""
+    identity_id = session.scalar(select(Identity.id).where(Identity.member_id == member_id))
+    session.commit()
+    with sessions() as other, sessions() as debiting:
+        members.mark_seen(other, identity_id, T0)
+        members.mark_seen(other, identity_id, T0)  # the second write checks the key: KEY SHARE
+        debiting.execute(text("SET LOCAL lock_timeout = '10s'"))  # a failure says so instead of hanging
+        assert ledger.lock_member(debiting, member_id).id == member_id
+        debiting.rollback()
+        other.rollback()
