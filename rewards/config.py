@@ -36,6 +36,10 @@ DEMO_PROGRAM_PATH = Path(__file__).with_name("demo_program.toml")
 ROUNDINGS = ("down", "nearest", "up")
 REWARD_KINDS = ("free_item", "fixed_discount", "percent_discount", "custom")
 QUALIFY_ON = ("first_purchase", "join")
+# The most points one thing may be worth: a bonus, a reward's cost, a tier's threshold here;
+# one ledger entry a person asks for (rewards/ledger.py). Far beyond any real program, and
+# small enough that nothing it adds up to overflows the database's 64-bit balances.
+MAX_POINTS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -193,11 +197,11 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
     earning = Earning(
         points_per_unit=e.decimal("points_per_unit", "1"),
         rounding=e.choice("rounding", ROUNDINGS, "down"),
-        per_visit=e.integer("per_visit", 0),
+        per_visit=e.integer("per_visit", 0, maximum=MAX_POINTS),
         pending_days=e.integer("pending_days", 0),
-        join_bonus=e.integer("join_bonus", 0),
-        birthday_bonus=e.integer("birthday_bonus", 0),
-        survey_bonus=e.integer("survey_bonus", 0),
+        join_bonus=e.integer("join_bonus", 0, maximum=MAX_POINTS),
+        birthday_bonus=e.integer("birthday_bonus", 0, maximum=MAX_POINTS),
+        survey_bonus=e.integer("survey_bonus", 0, maximum=MAX_POINTS),
     )
     e.finish()
 
@@ -214,8 +218,8 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
 
     r = Table(source, "[referrals]", data.get("referrals", {}))
     referrals = Referrals(
-        referrer_points=r.integer("referrer_points", 0),
-        referee_points=r.integer("referee_points", 0),
+        referrer_points=r.integer("referrer_points", 0, maximum=MAX_POINTS),
+        referee_points=r.integer("referee_points", 0, maximum=MAX_POINTS),
         qualify_on=r.choice("qualify_on", QUALIFY_ON, "first_purchase"),
         min_purchase=r.decimal("min_purchase", "0"),
         max_per_month=r.integer("max_per_month", 10),
@@ -279,7 +283,7 @@ def _tiers(source: str, data: Any) -> tuple[TierRule, ...]:
         return (TierRule("Member", 0, Decimal("1.0")),)
     tiers: list[TierRule] = []
     for t in _items(source, "tiers", data, "name"):
-        rule = TierRule(t.string("name", required=True), t.integer("threshold", required=True),
+        rule = TierRule(t.string("name", required=True), t.integer("threshold", required=True, maximum=MAX_POINTS),
                         t.decimal("multiplier", "1.0", positive=True))
         t.finish()
         if any(other.name == rule.name for other in tiers):
@@ -302,7 +306,7 @@ def _rewards(source: str, data: Any, tiers: tuple[TierRule, ...], currency: str)
             t.fail("id", f'"{reward_id}" is used by another reward')
         name = t.string("name", required=True)
         kind = t.choice("kind", REWARD_KINDS, required=True)
-        cost = t.integer("cost", required=True, minimum=1)
+        cost = t.integer("cost", required=True, minimum=1, maximum=MAX_POINTS)
         value = _reward_value(t, kind, currency)
         min_tier = t.string("min_tier")
         if min_tier is not None and not any(tier.name == min_tier for tier in tiers):

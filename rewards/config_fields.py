@@ -73,7 +73,8 @@ class Table:
             self.fail(key, f"must be a non-empty string, got {describe(value)}")
         return value.strip()
 
-    def integer(self, key: str, default: Any = None, *, minimum: int = 0, required: bool = False) -> Any:
+    def integer(self, key: str, default: Any = None, *, minimum: int = 0, maximum: int | None = None,
+                required: bool = False) -> Any:
         value = self.take(key, required)
         if value is MISSING:
             return default
@@ -82,6 +83,8 @@ class Table:
             self.fail(key, f"must be a whole number, got {describe(value)}")
         if value < minimum:
             self.fail(key, f"must be at least {minimum} (got {value})")
+        if maximum is not None and value > maximum:
+            self.fail(key, f"must be at most {maximum:,} (got {value:,})")
         return value
 
     def decimal(self, key: str, default: str, *, positive: bool = False) -> Decimal:

@@ -98,6 +98,9 @@ def record_purchase(
     existing = _purchase(session, program.id, receipt_id)
     if existing is not None:
         return _repeat(existing, member, amount, program.currency)
+    points = purchase_points(config, amount, tiers.multiplier(member), offers.multiplier_permille(session, member, now))
+    # Refused before anything is written, so a till that retries with a smaller amount can.
+    ledger.check_points(points + config.earning.per_visit, f"a purchase of {amount} {program.currency}")
     purchase = Purchase(
         program_id=program.id, member_id=member.id, receipt_id=receipt_id,
         amount_minor=to_minor(amount, program.currency), points=0, created_at=now, actor=actor,
@@ -109,7 +112,6 @@ def record_purchase(
         return _repeat(_purchase(session, program.id, receipt_id), member, amount, program.currency)  # type: ignore[arg-type]
 
     available_at = now + timedelta(days=config.earning.pending_days) if config.earning.pending_days else None
-    points = purchase_points(config, amount, tiers.multiplier(member), offers.multiplier_permille(session, member, now))
     result = PurchaseResult(purchase, member, 0, True)
     for kind, value in (("purchase", points), ("visit", config.earning.per_visit)):
         if value > 0:

@@ -14,9 +14,23 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from rewards.config import MAX_POINTS
 from rewards.db import one_of
 from rewards.errors import InsufficientPoints, InvalidInput
 from rewards.models import LEDGER_KINDS, Code, LedgerEntry, Member, Purchase
+
+# Entries that take what a member holds (expired points, a deletion's forfeit) may carry a
+# whole balance: bounded by the 64-bit columns, not by MAX_POINTS.
+_WHOLE_BALANCE_KINDS = ("expire", "forfeit")
+
+
+def check_points(points: int, what: str) -> int:
+    """``points`` if one entry may carry them (at most MAX_POINTS either way); else an
+    InvalidInput naming ``what`` ("an adjustment") and the limit."""
+    if abs(points) > MAX_POINTS:
+        raise InvalidInput(f"{what}: {points:,} points is over the limit of {MAX_POINTS:,} points per entry",
+                           reason="too_many_points")
+    return points
 
 
 def lock_member(session: Session, member_id: int) -> Member:
@@ -87,6 +101,8 @@ def post(
         raise InvalidInput(f"ledger amounts are non-zero integers, got {amount!r}")
     if kind not in LEDGER_KINDS:
         raise InvalidInput(f"unknown ledger kind {kind!r}")
+    if kind not in _WHOLE_BALANCE_KINDS:
+        check_points(amount, "an adjustment" if kind == "adjust" else f"a {kind} entry")
     member = lock_member(session, member.id)
     if entry_exists(session, member.program_id, key):
         return None

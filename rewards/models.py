@@ -324,7 +324,9 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    amount: Mapped[int] = mapped_column(Integer)
+    # 64-bit: an expiry or a deletion's forfeit carries a whole balance (BIGINT too). Every
+    # other entry is at most MAX_POINTS (rewards/config.py). SQLite's INTEGER is 64-bit already.
+    amount: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(200))

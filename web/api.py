@@ -30,7 +30,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _STATUS_BY_REASON = {
     "not_found": 404, "unknown_member": 404, "unknown_receipt": 404,
-    "invalid": 422, "bad_amount": 422, "bad_receipt": 422, "bad_phone": 422,
+    "invalid": 422, "bad_amount": 422, "too_many_points": 422, "bad_receipt": 422, "bad_phone": 422,
     "receipt_conflict": 409, "already_refunded": 409, "already_done": 409,
 }
 _STATUS_BY_CODE_REFUSAL = {"unknown": 404, "used": 409, "expired": 409, "cancelled": 409, "throttled": 429}

@@ -117,8 +117,9 @@ class Runtime:
 
     def receive(self, message: IncomingMessage, via: Callable[..., Received] = receive) -> Received:
         """One incoming chat message, handled and its replies queued in one transaction
-        (run again when it lost a race: ``run``); the senders are woken once it has committed. ``via`` is ``channels.inbox.receive`` or
-        a channel's own front to it (Twilio's carrier keywords), with the same arguments."""
+        (run again when it lost a race: ``run``); the senders are woken once it has
+        committed. ``via`` is ``channels.inbox.receive`` or a channel's own front to it
+        (Twilio's carrier keywords), with the same arguments."""
         return self.run(lambda session: via(session, message, self.clock(), self.enabled_channels, self.bot_settings()))
 
     def bot_settings(self) -> BotSettings:

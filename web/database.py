@@ -65,9 +65,10 @@ def describe_failure(error: BaseException, url: URL) -> str:
     if missing:
         return (f'the PostgreSQL database "{missing.group(1)}" does not exist on {url.host or "localhost"}:'
                 f" create it (createdb {missing.group(1)}) or correct DATABASE_URL")
-    if "password authentication failed" in reason or "role" in reason and "does not exist" in reason:
+    if "password authentication failed" in reason or ("role" in reason and "does not exist" in reason):
         return f'PostgreSQL refused the login of user "{url.username}": check the user and password in DATABASE_URL'
-    return f"cannot reach the database {shown} ({reason.removeprefix('connection failed: ')}): is the server running? check DATABASE_URL"
+    reason = reason.removeprefix("connection failed: ")
+    return f"cannot reach the database {shown} ({reason}): is the server running? check DATABASE_URL"
 
 
 def alembic_config(engine: Engine) -> Config:

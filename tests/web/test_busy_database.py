@@ -34,6 +34,26 @@ def _deadlock() -> OperationalError:
     return OperationalError("SELECT ... FROM members ... FOR UPDATE", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
 
 
+def _at_once(tw: Twilio, messages: list[tuple[str, str]]) -> list[int]:
+    """Post each (channel, text) from its own thread, all released together; the statuses."""
+    barrier, statuses = threading.Barrier(len(messages)), []
+
+    def post(channel: str, text: str) -> None:
+        client = tw.app.test_client()
+        form = tw.form(channel, ANA, text)
+        path = f"/webhooks/{channel}"
+        signature = tw.validator.compute_signature(PUBLIC + path, form)
+        barrier.wait()
+        statuses.append(client.post(path, data=form, headers={"X-Twilio-Signature": signature}).status_code)
+
+    threads = [threading.Thread(target=post, args=message) for message in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return statuses
+
+
 def test_one_member_confirming_on_sms_and_whatsapp_at_once_gets_two_answers_and_one_code(any_tw: Twilio) -> None:
     tw = any_tw
     tw.join("sms", ANA)
@@ -45,21 +65,7 @@ def test_one_member_confirming_on_sms_and_whatsapp_at_once_gets_two_answers_and_
         tw.say("sms", ANA, "redeem free-coffee")
         tw.say("whatsapp", ANA, "redeem free-coffee")
         sent_before = {channel: len(tw.rows(channel)) for channel in ("sms", "whatsapp")}
-        barrier, statuses = threading.Barrier(2), []
-
-        def confirm(channel: str) -> None:
-            client = tw.app.test_client()
-            form = tw.form(channel, ANA, "yes")
-            path = f"/webhooks/{channel}"
-            signature = tw.validator.compute_signature(PUBLIC + path, form)
-            barrier.wait()
-            statuses.append(client.post(path, data=form, headers={"X-Twilio-Signature": signature}).status_code)
-
-        threads = [threading.Thread(target=confirm, args=(channel,)) for channel in ("sms", "whatsapp")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        statuses = _at_once(tw, [(channel, "yes") for channel in ("sms", "whatsapp")])
         assert statuses == [200, 200]
         tw.deliver()
         answers = {channel: [row.payload["text"] for row in tw.rows(channel)[sent_before[channel]:]]
