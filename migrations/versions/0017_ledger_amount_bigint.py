@@ -5,7 +5,7 @@ SQLite's INTEGER is 64-bit already: nothing to do there. On PostgreSQL the table
 rewritten (its indexes rebuilt) under an exclusive lock: seconds for a million entries.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
