@@ -38,6 +38,14 @@ def storable_text(field: str, value: str) -> str:
     return value
 
 
+def cleaned_text(value: str) -> str:
+    """``value`` made storable: NUL dropped, each lone surrogate replaced by U+FFFD. For what a
+    provider delivers from a customer, who is better answered than refused."""
+    if _UNSTORABLE.search(value) is None:
+        return value
+    return _UNSTORABLE.sub(lambda found: "" if found.group() == "\x00" else "\ufffd", value)
+
+
 def ascii_digits(text: str) -> bool:
     """``text`` is one or more of 0-9 (``str.isdigit`` says yes to "١٢" and "²" too)."""
     return text.isascii() and text.isdigit()

@@ -6,7 +6,6 @@ with a 4xx status; a bad body never reaches the domain and never changes data.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from rewards.events import Event
 from rewards.models import ApiKey, Program
 from rewards.programs import config_of
 from rewards.standing import standing
+from web import json_body
 from web.app import UNAVAILABLE, SetupError, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -138,12 +138,11 @@ def endpoint(handler: Callable[..., Any]) -> Callable[..., Any]:
 def _body() -> dict[str, Any]:
     raw = request.get_data(cache=True)  # raises 413 above MAX_CONTENT_LENGTH
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
-    return body
+        return json_body.read_object(raw)
+    except json_body.BadJson as error:
+        if error.field is not None:
+            raise ApiError(422, "bad_field", str(error)) from None
+        raise ApiError(400, "bad_json", str(error)) from None
 
 
 def _text(body: dict[str, Any], field: str, max_length: int = 100) -> str:

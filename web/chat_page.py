@@ -13,7 +13,6 @@ customer. That is what a trial page is for, and why production turns it off
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from typing import Any
@@ -26,6 +25,7 @@ from rewards.errors import InvalidInput, LoyaltyError
 from rewards.models import Program
 from rewards.phones import parse_phone
 from rewards.qr import qr_png
+from web import json_body
 from web.app import UNAVAILABLE, SetupError, runtime
 
 log = logging.getLogger("loyalty.chat")
@@ -95,13 +95,7 @@ def _string(body: dict[str, Any], field: str, limit: int) -> str | None:
         raise ChatError(400, "bad_field", f'"{field}" must be a string')
     if len(value) > limit:
         raise ChatError(413, "too_long", f'"{field}" is longer than {limit} characters')
-    try:
-        value.encode("utf-8")  # JSON can carry lone surrogates; the database cannot
-    except UnicodeEncodeError:
-        raise ChatError(400, "bad_field", f'"{field}" is not valid Unicode text') from None
-    if "\x00" in value:
-        raise ChatError(400, "bad_field", f'"{field}" contains a NUL character')
-    return value
+    return value  # NUL and lone surrogates were refused as the body was read (web/json_body.py)
 
 
 def _body() -> dict[str, Any]:
@@ -113,12 +107,9 @@ def _body() -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise ChatError(413, "too_large", f"the body is over {MAX_BODY} bytes")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ChatError(400, "bad_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ChatError(400, "bad_json", "the body must be a JSON object")
-    return body
+        return json_body.read_object(raw)
+    except json_body.BadJson as error:
+        raise ChatError(400, "bad_field" if error.field else "bad_json", str(error)) from None
 
 
 @bp.post("/messages")

@@ -10,7 +10,6 @@ chat, never the token, the secret or a whole phone number.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from channels import telegram
 from rewards.errors import LoyaltyError
 from rewards.phones import mask
+from web import json_body
 from web.app import UNAVAILABLE, Runtime, SetupError, runtime
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -54,10 +54,10 @@ def telegram_webhook() -> Any:
         log.warning("telegram webhook: body of %s bytes is over the limit: refused (413)", request.content_length)
         raise
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        log.warning("telegram webhook: body is not JSON (%d bytes): refused (400)", len(raw))
-        return _plain(400, "the body is not JSON")
+        data = json_body.loads(raw, clean=True)  # odd text from a customer is answered
+    except json_body.BadJson as error:
+        log.warning("telegram webhook: %s (%d bytes): refused (400)", error, len(raw))
+        return _plain(400, str(error))
     state = _state(current_app)
     try:
         program_id = rt.program_id()

@@ -1,6 +1,7 @@
 """The REST API as a merchant's till uses it: keys, JSON, idempotency, refusals as 4xx."""
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +19,7 @@ from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sq
 
 from rewards import apikeys, ledger, members, redemption
 from rewards.config import DEMO_PROGRAM_PATH, load_program_file
-from rewards.models import ApiKey, Code, CodeAttempt, LedgerEntry, Member, Purchase, Reward
+from rewards.models import ApiKey, Campaign, Code, CodeAttempt, LedgerEntry, Member, Purchase, Reward
 from web import database
 from web.app import Runtime, create_app
 from web.cli import cli
@@ -325,6 +326,34 @@ def test_bad_bodies_are_4xx_naming_the_field_and_change_nothing(shop: Shop) -> N
         assert result.status_code == 422, body
         assert f'"{field}"' in result.json["message"], (body, result.json)
     assert shop.snapshot() == before
+
+
+DEEP = b"[" * 2000 + b"]" * 2000  # 4 KB that Python's json reads into a RecursionError
+
+
+def test_deeply_nested_or_unstorable_json_is_4xx_naming_what_and_stores_nothing(any_shop: Shop) -> None:
+    shop = any_shop
+    before = shop.snapshot()
+    for path in ("/purchases", "/campaigns"):
+        for data in (DEEP, b'{"customer": ' + DEEP + b"}", b'{"amount": NaN}'):
+            result = shop.client.post(f"/api/v1{path}", data=data, headers=shop.auth, content_type="application/json")
+            assert (result.status_code, result.json["error"]) == (400, "bad_json"), (path, data[:20])
+        assert "nested too deeply" in shop.client.post(
+            f"/api/v1{path}", data=DEEP, headers=shop.auth, content_type="application/json").json["message"]
+    unstorable = [
+        ("/purchases", {"customer": "+1555\u00000000002", "amount": "5", "receipt_id": "N-1"}, '"customer" contains a NUL'),
+        ("/purchases", {"customer": BEN, "amount": "5\ud800", "receipt_id": "N-1"}, '"amount" contains an unpaired surrogate'),
+        ("/campaigns", {"name": "Sale", "text": "hi", "now": True, "audience": {"tier": "G\u0000"}},
+         '"audience.tier" contains a NUL'),
+    ]
+    for path, body, says in unstorable:
+        data = json.dumps(body).encode()  # \u0000 and \ud800 as JSON escapes
+        result = shop.client.post(f"/api/v1{path}", data=data, headers=shop.auth, content_type="application/json")
+        assert (result.status_code, result.json["error"]) == (422, "bad_field"), (path, result.json)
+        assert says in result.json["message"]
+    assert shop.snapshot() == before
+    with shop.rt.transaction() as session:
+        assert session.scalar(select(func.count(Campaign.id))) == 0
 
 
 @pytest.mark.parametrize("receipt_id", ["R-\u0000", "R-\u202e1", "\ud800", "R-\n", "\u200b\u2028", "\ufeff"])

@@ -254,13 +254,16 @@ def test_bad_messages_are_refused_and_change_nothing(
     (b"[1, 2]", 400),
     (b'{"phone": "+15550001111", "text": "\\ud800"}', 400),  # a lone surrogate
     (b"\xff\xfe", 400),
+    (b"[" * 2000 + b"]" * 2000, 400),  # nested deeper than Python's json can read: was a 500
+    (b'{"phone": "+15550001111", "text": ' + b"[" * 1000 + b"]" * 1000 + b"}", 400),
+    (b'{"phone": "+15550001111", "text": NaN}', 400),
     (b'{"phone": "+15550001111", "text": "' + b"x" * 5000 + b'"}', 413),
     (b"x" * 300_000, 413),
 ])
 def test_malformed_bodies_are_refused(shop: Shop, data: bytes, status: int) -> None:
     before = snapshot(shop)
     response = shop.client.post("/chat/messages", data=data, headers={**CSRF, "Content-Type": "application/json"})
-    assert response.status_code == status
+    assert response.status_code == status and response.json["message"]
     assert snapshot(shop) == before
 
 

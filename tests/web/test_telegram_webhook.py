@@ -228,6 +228,8 @@ def test_a_wrong_or_missing_secret_is_403_and_stores_nothing(tg: Bot, secret: st
     ("{not json", 400), ("", 400), (b"\xff\xfe", 400), ("[]", 400), ('"hi"', 400), ("{}", 400),
     ('{"update_id": "1"}', 400), ('{"update_id": 1, "message": {"text": "no chat"}}', 400),
     ('{"update_id": 1, "message": 5}', 400),
+    ("[" * 2000 + "]" * 2000, 400), ('{"update_id": 1, "message": ' + "[" * 1000 + "]" * 1000 + "}", 400),
+    ('{"update_id": Infinity}', 400),
     ('{"update_id": 1, "edited_message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"}}}', 200),
     ('{"update_id": 1, "my_chat_member": {"whatever": true}}', 200),
     ('{"update_id": 1}', 200),
@@ -248,6 +250,19 @@ def test_a_group_chat_a_huge_body_and_odd_text_never_make_a_500(tg: Bot) -> None
     assert odd.status_code == 200
     tg.deliver()
     assert tg.fake.sent(CHAT)  # answered with the welcome, as any first words are
+
+
+@both_databases
+def test_text_a_database_cannot_store_is_cleaned_and_answered(tg: Bot) -> None:
+    """NUL and a lone surrogate (JSON escapes) in a customer's message: PostgreSQL stores
+    neither, so they are dropped or replaced as the update is read, and the customer is answered."""
+    update = json.dumps(text_update(4, CHAT, "hi \u0000 there \ud800"))
+    assert "\\u0000" in update and "\\ud800" in update
+    assert tg.post(update).status_code == 200
+    tg.deliver()
+    assert tg.fake.sent(CHAT)
+    with tg.rt.sessions() as session:
+        assert session.scalar(select(func.count(InboundMessage.id))) == 1
 
 
 def test_the_webhook_is_404_while_telegram_is_off(tmp_path: Path, fake: FakeTelegram) -> None:
