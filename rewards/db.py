@@ -119,6 +119,16 @@ def retryable(error: BaseException) -> bool:
     return isinstance(original, sqlite3.IntegrityError) and str(original).startswith("UNIQUE constraint failed")
 
 
+def lock_for_transaction(session: Session, key: str) -> None:
+    """Hold ``key`` until ``session``'s transaction ends, so transactions naming the same key
+    run one after another: what a count-then-insert needs to hold under concurrency.
+    PostgreSQL: a transaction-level advisory lock on a hash of the key (a collision only
+    makes two keys wait for each other). SQLite: nothing to do, every transaction already
+    holds the database's write lock from its first statement (``BEGIN IMMEDIATE``)."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

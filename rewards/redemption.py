@@ -2,7 +2,9 @@
 
 Single use is the database's job: ``UPDATE codes SET status='redeemed' WHERE id=:id AND
 status='issued'`` succeeds for exactly one of any number of concurrent attempts.
-Wrong codes are counted per actor (a cashier, an API key, a chat) and throttled.
+Wrong codes are counted per actor (a cashier, an API key, a chat) and throttled: at most
+THROTTLE_LIMIT answers in a window, even to concurrent guesses (the actor is locked
+while its attempts are counted).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 from rewards import catalog, ledger
 from rewards.codes import new_redemption_code, normalize
 from rewards.config import ProgramConfig
+from rewards.db import lock_for_transaction
 from rewards.errors import InsufficientPoints, Refused
 from rewards.models import Code, CodeAttempt, Member, Reward
 
@@ -84,6 +87,9 @@ def _refuse(reason: str, message: str, code: Code | None = None) -> CodeCheck:
 
 
 def _throttled(session: Session, program_id: int, actor: str, now: datetime) -> bool:
+    # Count and (for a wrong code) insert must be one step per actor, or 50 concurrent wrong
+    # codes all count 9 and all get an answer: the actor's lock makes them take turns.
+    lock_for_transaction(session, f"code-attempts:{program_id}:{actor}")
     recent = session.scalar(
         select(func.count(CodeAttempt.id)).where(
             CodeAttempt.program_id == program_id, CodeAttempt.actor == actor, CodeAttempt.at > now - THROTTLE_WINDOW

@@ -14,17 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rewards import earning, ledger, members, redemption, referrals
 from rewards.errors import AlreadyDone, InsufficientPoints, Refused
-from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral, Reward
+from rewards.models import Code, CodeAttempt, Identity, LedgerEntry, Member, Program, Purchase, Referral, Reward
 
 THREADS = 20
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 
 
-def all_at_once(sessions: sessionmaker[Session], work: Callable[[Session, int], Any]) -> list[Any]:
-    """Run ``work(session, i)`` in THREADS threads that start together; each commits its
+def all_at_once(sessions: sessionmaker[Session], work: Callable[[Session, int], Any], threads: int = THREADS) -> list[Any]:
+    """Run ``work(session, i)`` in ``threads`` threads that start together; each commits its
     own transaction. Returns each thread's result, or the exception it raised."""
-    barrier = threading.Barrier(THREADS, timeout=30)
-    results: list[Any] = [None] * THREADS
+    barrier = threading.Barrier(threads, timeout=30)
+    results: list[Any] = [None] * threads
 
     def run(i: int) -> None:
         try:
@@ -35,12 +35,12 @@ def all_at_once(sessions: sessionmaker[Session], work: Callable[[Session, int], 
         except Exception as error:  # noqa: BLE001 - handed back to the test, which judges it
             results[i] = error
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
+    running = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for thread in running:
         thread.start()
-    for thread in threads:
+    for thread in running:
         thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    assert not any(thread.is_alive() for thread in running), "a thread hung"
     return results
 
 
@@ -298,3 +298,16 @@ def test_a_debit_does_not_wait_for_a_transaction_that_only_references_the_member
         assert ledger.lock_member(debiting, member_id).id == member_id
         debiting.rollback()
         other.rollback()
+
+
+@both_databases
+def test_fifty_concurrent_wrong_codes_on_one_key_get_exactly_the_limit_of_answers(sessions, session, program, T0):
+    """The throttle's count and its insert are one step per actor: of 50 wrong guesses at
+    once, exactly THROTTLE_LIMIT are answered "unknown", the rest "throttled"."""
+    results = all_at_once(
+        sessions, lambda s, i: redemption.use(s, program.id, f"ZZZZZZZZZZ{i:03d}", T0, "apikey:lk_guess").refused, threads=50,
+    )
+
+    assert unexpected(results) == []
+    assert sorted(results) == ["throttled"] * (50 - redemption.THROTTLE_LIMIT) + ["unknown"] * redemption.THROTTLE_LIMIT
+    assert session.scalar(select(func.count(CodeAttempt.id))) == redemption.THROTTLE_LIMIT
