@@ -25,7 +25,7 @@ from rewards.db import retryable, session_factory
 from rewards.errors import NotFound
 from rewards.models import Program
 from rewards.programs import config_of, get_program, sync_program
-from web import database, json_body, wiring
+from web import database, json_body, redaction, wiring
 from web.database import SetupError, open_engine
 from web.sender_runtime import wake_on_commit
 from web.settings import Settings
@@ -173,6 +173,7 @@ def runtime() -> Runtime:
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or Settings.from_env()
+    redaction.install()  # before anything logs: no phone, code or media token in any log line
     app = Flask("loyalty")
     app.json = json_body.JsonProvider(app)  # request.get_json reads as our endpoints do
     app.config["SECRET_KEY"] = settings.secret_key

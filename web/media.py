@@ -4,8 +4,10 @@ inside an encrypted, expiring token (WhatsApp media must be a public URL Twilio 
 The token is a Fernet token (the ``cryptography`` package: AES-128-CBC with an HMAC-SHA256
 and its time of issue) made with a key derived from SECRET_KEY, or without one from
 TWILIO_AUTH_TOKEN, so web and worker processes that share the environment agree. The code
-inside is encrypted, so a URL in an access log does not give away a redeemable code. A
-forged or damaged token is 403, an expired one 404.
+inside is encrypted, so a URL in an access log does not give away a redeemable code (and
+logs mask the token anyway: web/redaction.py). A link lives MAX_AGE_SECONDS (ten minutes,
+what Twilio needs to fetch it). A forged or damaged token, or one dated in the future, is
+403; an expired one 404.
 """
 from __future__ import annotations
 
@@ -25,9 +27,13 @@ from web.settings import Settings
 log = logging.getLogger(__name__)
 
 bp = Blueprint("media", __name__, url_prefix="/media")
-# Twilio fetches the image as it sends the message, and retries a send for minutes, not
-# hours; after that the customer's phone has its own copy.
-MAX_AGE_SECONDS = 3600
+# Twilio fetches the image as it sends the message, seconds after we hand it over (the
+# sender makes a fresh link for every try); after that the customer's phone has its own
+# copy. The link is a bearer link to a redemption code, so it lives no longer than that.
+MAX_AGE_SECONDS = 600
+# A link is never dated after "now", but the process that made it (a worker) may run on
+# another machine whose clock is a little ahead.
+CLOCK_SKEW_SECONDS = 60
 MAX_TEXT = 200  # codes are short; a long token is not one of ours
 
 
@@ -73,6 +79,9 @@ def qr(token: str) -> Any:
         text = fernet.decrypt(token.encode()).decode()  # no ttl: its age is judged below, on our clock
     except (InvalidToken, UnicodeDecodeError):
         log.warning("media: refused a QR token that is not one of ours")
+        abort(403)
+    if issued > now + CLOCK_SKEW_SECONDS:
+        log.warning("media: refused a QR token dated %d s in the future", issued - now)
         abort(403)
     if now - issued > MAX_AGE_SECONDS:
         abort(404)

@@ -31,7 +31,7 @@ from twilio_harness import (  # noqa: F401 - the fixtures
 from channels.twilio import CARRIER_STOP_REASON, NO_TEMPLATE, segments
 from rewards import apikeys
 from rewards.models import Code
-from web import wiring
+from web import media, wiring
 
 # --- the QR as WhatsApp media, the code as SMS text ------------------------------------------------------
 
@@ -71,8 +71,18 @@ def test_a_whatsapp_redemption_sends_the_qr_as_signed_media(tw: Twilio) -> None:
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     assert tw.client.get(f"/media/qr/{forged}.png").status_code == 403
     assert tw.client.get("/media/qr/hello.png").status_code == 403
-    tw.clock.advance(hours=2)
+    tw.clock.advance(minutes=5)  # Twilio fetches it within seconds; minutes later it still works
+    assert tw.client.get(path).status_code == 200
+    tw.clock.advance(minutes=6)  # past its ten minutes: a link in a log is no bearer link for long
     assert tw.client.get(path).status_code == 404
+
+
+def test_a_media_link_dated_in_the_future_is_refused(tw: Twilio) -> None:
+    ahead = lambda: tw.clock() + timedelta(hours=1)  # noqa: E731 - a clock an hour fast
+    url = media.qr_url_maker(tw.rt.settings, ahead)("K7QM3XPA9RT2W")
+    assert tw.client.get(url.removeprefix(PUBLIC)).status_code == 403
+    slightly = lambda: tw.clock() + timedelta(seconds=30)  # noqa: E731 - another machine's clock, a little fast
+    assert tw.client.get(media.qr_url_maker(tw.rt.settings, slightly)("K7QM3XPA9RT2W").removeprefix(PUBLIC)).status_code == 200
 
 
 def test_an_sms_redemption_shows_the_typable_code_as_text(tw: Twilio) -> None:
