@@ -222,9 +222,6 @@ def test_campaign_bodies_never_fail_and_a_refusal_changes_nothing(site: Site) ->
     hit()
 
 
-@pytest.mark.xfail(reason="campaign ids past the database's integers, send_at in year 9999 and audience numbers past "
-                          "64 bits are 500s today (issue 11, defects 1 and 6, fixed on another branch): drop this mark "
-                          "once that is merged", strict=False)
 def test_campaign_ids_and_well_formed_campaigns_never_fail(site: Site) -> None:
     @FUZZ
     @given(body=campaigns, ref=path_texts, which=st.integers(0, 3))
