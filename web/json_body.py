@@ -96,7 +96,8 @@ def _text(text: str, path: str, clean: bool) -> str:
         return inputs.cleaned_text(text)
     # A key with a NUL names itself badly: the path is shown with such characters escaped.
     shown = path.encode("unicode_escape", "backslashreplace").decode("ascii") if path else "the body"
-    raise BadJson(f'"{shown}" contains {why}: remove it and try again', field=shown if path else None)
+    # Worded as rewards.inputs.storable_text words it, so every surface says it the same way.
+    raise BadJson(f"{shown}: contains {why}; send plain UTF-8 text", field=shown if path else None)
 
 
 class JsonProvider(DefaultJSONProvider):

@@ -341,10 +341,10 @@ def test_deeply_nested_or_unstorable_json_is_4xx_naming_what_and_stores_nothing(
         assert "nested too deeply" in shop.client.post(
             f"/api/v1{path}", data=DEEP, headers=shop.auth, content_type="application/json").json["message"]
     unstorable = [
-        ("/purchases", {"customer": "+1555\u00000000002", "amount": "5", "receipt_id": "N-1"}, '"customer" contains a NUL'),
-        ("/purchases", {"customer": BEN, "amount": "5\ud800", "receipt_id": "N-1"}, '"amount" contains an unpaired surrogate'),
+        ("/purchases", {"customer": "+1555\u00000000002", "amount": "5", "receipt_id": "N-1"}, 'customer: contains a NUL'),
+        ("/purchases", {"customer": BEN, "amount": "5\ud800", "receipt_id": "N-1"}, 'amount: contains an unpaired surrogate'),
         ("/campaigns", {"name": "Sale", "text": "hi", "now": True, "audience": {"tier": "G\u0000"}},
-         '"audience.tier" contains a NUL'),
+         'audience.tier: contains a NUL'),
     ]
     for path, body, says in unstorable:
         data = json.dumps(body).encode()  # \u0000 and \ud800 as JSON escapes
