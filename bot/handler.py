@@ -17,14 +17,13 @@ from bot.i18n import SUPPORTED, translator
 from bot.intents import Intent, match
 from bot.messages import SHARE_PHONE, Button, Image, IncomingMessage, Reply
 from bot.notices import render
-from bot.turn import BotSettings, Turn
+from bot.turn import BotSettings, Turn, words_of
 from rewards import catalog, erased_contacts, ledger, members, redemption, referrals
 from rewards.codes import display
 from rewards.errors import InsufficientPoints, LoyaltyError, Refused
 from rewards.events import Event
+from rewards.inputs import ascii_digits
 from rewards.programs import config_of
-
-MAX_TEXT = 1000  # longer input is cut: nobody types a novel to a loyalty bot
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +64,6 @@ def _language(identity, message: IncomingMessage, intent: Intent, default: str) 
         hint = intent.language or message.language_hint
         identity.language = hint if hint in SUPPORTED else None
     return identity.language or default
-
-
-def words_of(message: IncomingMessage) -> str:
-    """What the intent is read from: a button's payload, else the text (cut to MAX_TEXT)."""
-    return (message.payload or message.text or "")[:MAX_TEXT]
 
 
 def menu_after(replies: list[Reply], current: dict[str, str] | None) -> dict[str, str] | None:
@@ -173,7 +167,7 @@ def _continue_flow(turn: Turn, intent: Intent) -> bool:
         return survey.answer(turn, data)
     if flow == "birthday" and intent.name in ("unknown", "birthday") and turn.member is not None:
         _end_flow(turn)
-        _birthday(turn, intent.arg if intent.name == "birthday" else turn.message.text)
+        _birthday(turn, intent.arg if intent.name == "birthday" else turn.words)
         return True
     if intent.name not in ("yes", "no"):
         _end_flow(turn)  # a new command abandons the question
@@ -305,7 +299,7 @@ def _ask_redeem(turn: Turn, arg: str | None) -> None:
     member = turn.member
     assert member is not None
     reward = catalog.find_reward(turn.session, member.program_id, arg) if arg else None
-    if reward is None and arg and arg.isdigit():
+    if reward is None and arg and ascii_digits(arg):  # "redeem 2": the second one listed
         offers = [o.reward for o in catalog.offers(turn.session, turn.config, member, turn.now) if o.blocked != "dates"]
         index = int(arg) - 1
         reward = offers[index] if 0 <= index < len(offers) else None

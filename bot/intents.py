@@ -13,7 +13,8 @@ How a message is read:
 - "yes" words count only at the start of the message, and one-letter keywords ("y", "n")
   only as the whole message: a stray word must never confirm a redemption or a deletion.
 - A bare number ("2", "2.", "#2") picks that entry of the last ``menu``; without a menu it
-  means nothing.
+  means nothing. Numbers are ASCII 0-9: the caller has written any script's digits as
+  ASCII already (``bot.turn.words_of``); "²", "½" or "①" are no numbers and get help.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ START_ONLY = frozenset({"yes"})
 
 _COMMAND = re.compile(r"\s*/(\w+)(?:@\w+)?")  # "/start@MyBot" -> "start"
 _WORD = re.compile(r"\S+")
-_NUMBER = re.compile(r"#?\s*(\d{1,3})\s*[.)]?")
+_NUMBER = re.compile(r"#?\s*([0-9]{1,3})\s*[.)]?")
 _KEPT = frozenset("-@+")
 _ARG_TRIM = " \t\r\n:;,.!?¿¡=#\"'"
 
@@ -262,8 +263,9 @@ def _arg(phrase: _Phrase, text: str, tokens: list[tuple[str, int, int]], i: int)
     if phrase.reads in ("code", "payload"):
         return _invite_code(text[after[0][1] : after[0][2]])
     if phrase.reads == "redeem":
-        if after[0][0].isdigit():
-            return after[0][0]
+        number = _NUMBER.fullmatch(text[after[0][1] : after[0][2]])  # as typed: NFKD makes "¹" a 1
+        if number:
+            return number.group(1)
         # "redeem rewards", "canjear puntos": words of another command, not a reward's name
         return None if _is_phrase(tuple(word for word, _, _ in after)) else rest or None
     if phrase.reads == "language":
@@ -281,6 +283,6 @@ def _invite_code(raw: str) -> str | None:
     """``raw`` uppercased if it looks like an invite code ("join now" has none)."""
     raw = raw.strip(_ARG_TRIM)
     cleaned = normalize_code(raw)
-    if cleaned and (len(cleaned) == MEMBER_LENGTH or any(ch.isdigit() for ch in raw)):
+    if cleaned and (len(cleaned) == MEMBER_LENGTH or any(ch in "0123456789" for ch in raw)):
         return raw.upper()
     return None

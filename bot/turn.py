@@ -11,7 +11,17 @@ from bot.i18n import Translator
 from bot.messages import Button, IncomingMessage, Reply
 from rewards.config import ProgramConfig
 from rewards.events import Event
+from rewards.inputs import digits_as_ascii
 from rewards.models import Identity, Member, Program
+
+MAX_TEXT = 1000  # longer input is cut: nobody types a novel to a loyalty bot
+
+
+def words_of(message: IncomingMessage) -> str:
+    """What a customer's message is read from: a button's payload, else the text (cut to
+    MAX_TEXT), with any script's digits as 0-9 ("١" after a menu means 1). Staff commands
+    read ``message.text`` itself: their amounts and codes are ASCII only."""
+    return digits_as_ascii((message.payload or message.text or "")[:MAX_TEXT])
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,10 @@ class Turn(Speaking):
     @property
     def member(self) -> Member | None:
         return self.identity.member
+
+    @property
+    def words(self) -> str:
+        return words_of(self.message)
 
 
 def invite_links(settings: BotSettings, code: str) -> dict[str, str]:

@@ -38,6 +38,7 @@ from bot.messages import SHARE_PHONE, Button, IncomingMessage, Reply
 from channels.base import quiet_sdk_logger, render_text
 from channels.sender import PermanentFailure, RetryAfter
 from rewards.errors import InvalidInput
+from rewards.inputs import ascii_digits
 from rewards.phones import parse_phone
 from rewards.qr import qr_png
 
@@ -302,7 +303,7 @@ class TelegramAdapter:
             raise TelegramUnavailable(f"telegram: {self._scrub(str(error)) or type(error).__name__}") from None
 
     async def _send(self, address: str, reply: Reply) -> str:
-        chat_id = int(address) if address.lstrip("-").isdigit() else address
+        chat_id = int(address) if ascii_digits(address.lstrip("-")) else address
         text = render_text(reply, numbered=False)  # buttons are drawn, so no numbers and no hint
         choices = reply.choices
         share = next((b for b in reply.buttons if b.payload == SHARE_PHONE), None)

@@ -43,6 +43,7 @@ from channels.inbox import receive as receive_in_core
 from channels.twilio import CARRIER_STOP_REASON, CHANNELS, OPTED_OUT, SMS, WHATSAPP
 from rewards import inbound, members, outbox
 from rewards.errors import InvalidInput
+from rewards.inputs import ascii_digits
 from rewards.models import Identity, OutboxMessage, Program
 from rewards.phones import mask, parse_phone
 from rewards.programs import config_of
@@ -130,7 +131,7 @@ def parse(channel: str, form: Mapping[str, str]) -> Inbound:
         raise BadForm("From is not a phone number") from None
     text = _field(form, "Body", required=False, limit=MAX_TEXT) or ""
     media = _field(form, "NumMedia", required=False, limit=3)
-    if media is not None and not (media.isdigit() and int(media) <= 10):
+    if media is not None and not (ascii_digits(media) and int(media) <= 10):
         raise BadForm("NumMedia is not a number from 0 to 10")
     opt_out = _field(form, "OptOutType", required=False, limit=20)
     return Inbound(channel, phone, _CONTROL.sub("", text), sid, opt_out.upper() if opt_out else None)
@@ -143,7 +144,7 @@ def parse_status(form: Mapping[str, str]) -> Status:
     if not re.fullmatch(r"[a-z_]{2,20}", status):
         raise BadForm("MessageStatus is not a status")
     raw_code = (_field(form, "ErrorCode", required=False, limit=10) or "").strip()
-    if raw_code and not raw_code.isdigit():
+    if raw_code and not ascii_digits(raw_code):  # "²".isdigit(), yet int("²") fails
         raise BadForm("ErrorCode is not a number")
     ends = [_field(form, name, required=False) or "" for name in ("To", "From")]
     channel = WHATSAPP if any(e.startswith("whatsapp:") for e in ends) else SMS if any(ends) else None

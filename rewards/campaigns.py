@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from rewards import audiences, catalog, cron
 from rewards.config import ProgramConfig
 from rewards.errors import InvalidInput, LoyaltyError, NotFound, Refused
-from rewards.inputs import row_id, storable_text
+from rewards.inputs import ascii_decimal, row_id, storable_text
 from rewards.localtime import parse_local
 from rewards.models import Campaign, CampaignRecipient, Code, OutboxMessage, Program
 
@@ -97,9 +97,7 @@ def _factor(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise _fail("multiplier", f"must be a number like 2 or 1.5, got {value!r}")
     try:
-        if not str(value).isascii():  # Decimal() reads "２" as 2
-            raise InvalidOperation
-        factor = Decimal(str(value).strip().rstrip("xX"))
+        factor = ascii_decimal(str(value).strip().rstrip("xX"))
     except InvalidOperation:
         raise _fail("multiplier", f'must be a number like 2 or 1.5, got "{value}"') from None
     if not factor.is_finite() or factor <= 1 or factor > MAX_FACTOR:

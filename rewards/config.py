@@ -30,6 +30,7 @@ from rewards.config_fields import MISSING, Table, describe, suggestion
 from rewards.config_privacy import Privacy, parse_privacy
 from rewards.config_staff import Staff, parse_staff, staff_from_settings
 from rewards.errors import ConfigError
+from rewards.inputs import ascii_decimal
 
 SUPPORTED_LANGUAGES = ("en", "es")
 DEMO_PROGRAM_PATH = Path(__file__).with_name("demo_program.toml")
@@ -337,7 +338,7 @@ def _reward_value(t: Table, kind: str, currency: str) -> str:
     if kind in ("free_item", "custom"):
         return text
     try:
-        number = Decimal(text)
+        number = ascii_decimal(text)
     except InvalidOperation:
         number = Decimal("NaN")
     if kind == "fixed_discount":

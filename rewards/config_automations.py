@@ -11,7 +11,7 @@ from typing import Any
 
 from rewards.config_fields import MISSING, Table, describe
 
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")  # ASCII: \d takes "０９:００"
 
 
 @dataclass(frozen=True)

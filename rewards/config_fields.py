@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.numbers import list_currencies
 
 from rewards.errors import ConfigError
+from rewards.inputs import ascii_decimal
 
 MISSING: Any = object()  # "the key is absent", distinct from any value TOML can hold
-_HOURS = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+_HOURS = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")  # ASCII: \d takes "０９"
 
 
 def describe(value: Any) -> str:
@@ -95,7 +96,7 @@ class Table:
             self.fail(key, f"must be a number, got {describe(value)}")
         try:
             # via str: the float 0.1 becomes Decimal("0.1"), not its binary approximation
-            number = Decimal(str(value).strip())
+            number = ascii_decimal(str(value).strip())
         except InvalidOperation:
             self.fail(key, f'must be a number, got "{value}"')
         if not number.is_finite():

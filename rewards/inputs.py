@@ -7,13 +7,20 @@ refuse it with ``InvalidInput`` naming the field, instead of a driver error (a 5
 - Text: PostgreSQL refuses NUL in text; no driver encodes a lone UTF-16 surrogate
   (``"\\ud800"``, which a JSON escape produces) as UTF-8.
 - Digits: Python's ``int()``, ``Decimal()``, ``str.isdigit()`` and ``re``'s ``\\d`` all take
-  Arabic-Indic ("١٢") and full-width ("１２") digits; an amount or a time is ASCII here, so
-  what a till or a merchant typed is never read as a number they did not see.
+  Arabic-Indic ("١٢") and full-width ("１２") digits, and ``"²".isdigit()`` is True though
+  ``int("²")`` fails; an amount, a time or a program-file number is ASCII here, so what a
+  till or a merchant typed is never read as a number they did not see.
+- A customer's chat words are the one deliberate exception: ``digits_as_ascii`` writes every
+  decimal digit of any script as 0-9 before the bot reads them (someone on an Arabic
+  keyboard typing "١" after a menu means 1). Superscripts, fractions and circled numbers
+  ("²", "½", "①") are no digits and stay as they are.
 - Ids: primary keys are 32-bit integers on PostgreSQL; a larger number is simply no row.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
 
 from rewards.errors import InvalidInput
 
@@ -49,6 +56,22 @@ def cleaned_text(value: str) -> str:
 def ascii_digits(text: str) -> bool:
     """``text`` is one or more of 0-9 (``str.isdigit`` says yes to "١٢" and "²" too)."""
     return text.isascii() and text.isdigit()
+
+
+def ascii_decimal(text: str) -> Decimal:
+    """``Decimal(text)`` for a number written in ASCII; ``InvalidOperation`` otherwise, as
+    for any text that is no number (``Decimal()`` itself reads "５.００" as 5.00)."""
+    if not text.isascii():
+        raise InvalidOperation(text)
+    return Decimal(text)
+
+
+def digits_as_ascii(text: str) -> str:
+    """``text`` with every decimal digit (Unicode category Nd: "١٢", "۱۲", "１２", "१२")
+    written as ASCII 0-9; everything else unchanged. For a customer's chat words only."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 def row_id(value: object) -> int | None:

@@ -22,6 +22,7 @@ from rewards.codes import new_member_code, normalize
 from rewards.config import ProgramConfig
 from rewards.errors import InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned
+from rewards.inputs import ascii_digits
 from rewards.localtime import zone_for_phone
 from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
 from rewards.phones import looks_like_phone, parse_phone
@@ -269,7 +270,8 @@ def _unique_member_code(session: Session, program_id: int) -> str:
 
 
 def set_birthday(member: Member, text: str, now: datetime) -> date:
-    """Accepts 1990-05-14, 14/05/1990, 14.05.90, 14/05 (day first, as most of the world writes it)."""
+    """Accepts 1990-05-14, 14/05/1990, 14.05.90, 14/05 (day first, as most of the world writes it),
+    in ASCII digits."""
     text = text.strip()
     parsed: date | None = None
     try:
@@ -277,6 +279,8 @@ def set_birthday(member: Member, text: str, now: datetime) -> date:
     except ValueError:
         parts = re.split(r"[/.\-]", text)
         try:
+            if not all(ascii_digits(p) and len(p) <= 4 for p in parts):
+                raise ValueError(text)  # int() would take "١٤" here; the chat converts those on purpose
             numbers = [int(p) for p in parts]
             if len(numbers) == 2:
                 parsed = date(2000, numbers[1], numbers[0])  # a leap year, so 29/02 is accepted

@@ -239,6 +239,8 @@ def test_parse_reads_the_sender_as_a_verified_e164_phone() -> None:
     ("sms", {"MessageSid": SID, "From": "whatsapp:+15550001111", "To": "+1555"}, "From"),
     ("whatsapp", {"MessageSid": SID, "From": "+15550001111", "To": "whatsapp:+1555"}, "From"),
     ("sms", {"MessageSid": SID, "From": "+15550001111", "To": "+1555", "NumMedia": "many"}, "NumMedia"),
+    ("sms", {"MessageSid": SID, "From": "+15550001111", "To": "+1555", "NumMedia": "²"}, "NumMedia"),
+    ("sms", {"MessageSid": SID, "From": "+15550001111", "To": "+1555", "NumMedia": "١"}, "NumMedia"),
     ("sms", {"MessageSid": SID, "From": "+15550001111", "To": "+1555", "Body": "x" * 5001}, "Body"),
 ])
 def test_parse_refuses_what_twilio_does_not_post(channel: str, form: dict[str, str], why: str) -> None:
@@ -252,7 +254,8 @@ def test_parse_status_reads_sid_status_channel_and_error() -> None:
     assert (status.sid, status.status, status.channel, status.error_code) == (SID, "undelivered", "whatsapp", 30006)
     assert twilio_inbound.parse_status({"MessageSid": SID, "MessageStatus": "sent"}).channel is None
     for bad in ({"MessageSid": SID}, {"MessageSid": SID, "MessageStatus": "sent!"},
-                {"MessageSid": SID, "MessageStatus": "failed", "ErrorCode": "x1"}):
+                {"MessageSid": SID, "MessageStatus": "failed", "ErrorCode": "x1"},
+                {"MessageSid": SID, "MessageStatus": "failed", "ErrorCode": "3²"}):
         with pytest.raises(twilio_inbound.BadForm):
             twilio_inbound.parse_status(bad)
 

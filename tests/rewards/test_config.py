@@ -275,6 +275,8 @@ WRONG: list[tuple[str, Any, str, str]] = [
     ("program.quiet_hours", "25:00-09:00", "[program] quiet_hours", 'must look like "21:00-09:00"'),
     ("program.quiet_hours", "21:00-21:00", "[program] quiet_hours", "start and end are the same time"),
     ("program.quiet_hours", 21, "[program] quiet_hours", "must be a non-empty string, got the number 21"),
+    # ASCII digits only: \d, int() and Decimal() read "２１" and "٠٩" as numbers a merchant did not see
+    ("program.quiet_hours", "２１:００-０９:００", "[program] quiet_hours", 'must look like "21:00-09:00"'),
     ("program.langauges", ["en"], "[program] langauges", 'is not a known key; did you mean "languages"?'),
     # [earning]
     ("earning.points_per_unit", -1, "[earning] points_per_unit", "must be at least 0 (got -1)"),
@@ -282,6 +284,7 @@ WRONG: list[tuple[str, Any, str, str]] = [
     ("earning.points_per_unit", True, "[earning] points_per_unit", "must be a number, got a boolean (true)"),
     ("earning.points_per_unit", float("inf"), "[earning] points_per_unit", "must be a finite number"),
     ("earning.points_per_unit", [1], "[earning] points_per_unit", "must be a number, got a list"),
+    ("earning.points_per_unit", "１٠", "[earning] points_per_unit", 'must be a number, got "１٠"'),
     ("earning.rounding", "sideways", "[earning] rounding", 'must be one of down, nearest, up (got "sideways")'),
     ("earning.rounding", 1, "[earning] rounding", "must be one of down, nearest, up (got the number 1)"),
     ("earning.per_visit", -1, "[earning] per_visit", "must be at least 0 (got -1)"),
@@ -339,6 +342,8 @@ WRONG: list[tuple[str, Any, str, str]] = [
     ("referrals.qualify_on", "signup", "[referrals] qualify_on", 'must be one of first_purchase, join (got "signup")'),
     ("referrals.min_purchase", "five", "[referrals] min_purchase", 'must be a number, got "five"'),
     ("referrals.min_purchase", -5, "[referrals] min_purchase", "must be at least 0 (got -5)"),
+    ("referrals.min_purchase", "٥.٠٠", "[referrals] min_purchase", 'must be a number, got "٥.٠٠"'),
+    ("referrals.min_purchase", "5²", "[referrals] min_purchase", 'must be a number, got "5²"'),
     ("referrals.max_per_month", -1, "[referrals] max_per_month", "must be at least 0 (got -1)"),
     ("promotions.max_per_member_per_week", -1, "[promotions] max_per_member_per_week", "must be at least 0 (got -1)"),
     ("promotions.max_per_member_per_week", True, "[promotions] max_per_member_per_week", "must be a whole number, got a boolean (true)"),
@@ -363,6 +368,8 @@ VALUE_WRONG: list[tuple[str, Any, str]] = [
     ("fixed_discount", "-5.00", '(got "-5.00")'),
     ("fixed_discount", "five", '(got "five")'),
     ("fixed_discount", "NaN", '(got "NaN")'),
+    ("fixed_discount", "５.００", '(got "５.００")'),  # ASCII digits only
+    ("percent_discount", "١٠", '(got "١٠")'),
     ("fixed_discount", DELETE, 'is required for kind fixed_discount'),
     ("percent_discount", "0", 'must be a percentage above 0 and at most 100, like "10" (got "0")'),
     ("percent_discount", "150", 'must be a percentage above 0 and at most 100, like "10" (got "150")'),

@@ -21,6 +21,7 @@ def test_defaults_keep_what_was_promised_and_leave_unasked_messages_off() -> Non
 
 @pytest.mark.parametrize(("table", "message"), [
     ({"run_at": "25:00"}, '[automations] run_at: must be a time of day like "09:00", 24-hour clock (got "25:00")'),
+    ({"run_at": "０９:００"}, '[automations] run_at: must be a time of day like "09:00", 24-hour clock (got "０９:００")'),
     ({"birthday": "yes"}, '[automations] birthday: must be true or false, got the string "yes"'),
     ({"win_back_days": -1}, "[automations] win_back_days: must be at least 0 (got -1)"),
     ({"survey_after_hours": 1.5}, "[automations] survey_after_hours: must be a whole number, got the number 1.5"),

@@ -100,3 +100,25 @@ def test_refunded_purchases_and_switched_off_surveys_ask_nothing(world) -> None:
         program = session.get(Program, world.program_id)
         earning.refund(session, program, config_of(program), "R-1", T0 + HOUR)
     assert world.run(jobs.run_surveys, T0 + 3 * HOUR).queued == 0
+
+
+def test_an_answer_in_any_scripts_digits_counts_and_a_superscript_is_no_answer(world) -> None:  # type: ignore[no-untyped-def]
+    world.configure(automations={"survey_after_hours": 2})
+    member = world.join(T0, phone=PHONE)
+    world.purchase(member, "4.00", "R-1", T0)
+    world.run(jobs.run_surveys, T0 + 2 * HOUR)
+    now = T0 + 3 * HOUR
+    assert say(world, "١١", now) == "Please answer with a whole number from 0 to 10 (10: very likely)."
+    assert say(world, "١٠/١٠", now) == "Thank you for your answer!"
+    assert answers(world) == [(1, 10)]
+
+    world.purchase(member, "4.00", "R-2", T0 + 40 * 24 * HOUR)
+    world.run(jobs.run_surveys, T0 + 40 * 24 * HOUR + 2 * HOUR)
+    later = T0 + 40 * 24 * HOUR + 3 * HOUR
+    assert "Thank you" not in say(world, "²", later)  # no digit: the question closes, help answers
+    assert "Thank you" not in say(world, "8", later)
+    assert answers(world) == [(1, 10), (2, None)]
+    world.purchase(member, "4.00", "R-3", T0 + 80 * 24 * HOUR)
+    world.run(jobs.run_surveys, T0 + 80 * 24 * HOUR + 2 * HOUR)
+    assert say(world, "１０", T0 + 80 * 24 * HOUR + 3 * HOUR) == "Thank you for your answer!"
+    assert answers(world)[-1] == (3, 10)
