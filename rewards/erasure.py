@@ -1,5 +1,6 @@
 """Erasing personal data from the message tables: at "delete my data", and after the
-retention period for everyone.
+retention period for everyone (messages, and what strangers left: the channel identity of
+someone who never joined, a sign-up's saved number, an invite nobody took).
 
 What a message row keeps once erased: its id, program, member id, channel, kind, status,
 dedupe key, provider id and times (counts, campaign statistics and "was this sent?" still
@@ -17,7 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from rewards.models import CodeAttempt, InboundMessage, OutboxMessage
+from rewards import referrals
+from rewards.models import CodeAttempt, Identity, InboundMessage, OutboxMessage
 
 ERASED = "erased"
 FINISHED = ("sent", "failed", "skipped")
@@ -80,15 +82,25 @@ class Pruned:
     inbound: int = 0  # delivery records deleted
     outbox: int = 0  # message rows erased
     code_attempts: int = 0  # wrong-code records deleted
+    strangers: int = 0  # identities of people who never joined, silent since, deleted
+    flows: int = 0  # long-expired conversation states (a sign-up's number) cleared
+    invites: int = 0  # invites nobody took: address erased
 
     @property
     def total(self) -> int:
-        return self.inbound + self.outbox + self.code_attempts
+        return self.inbound + self.outbox + self.code_attempts + self.strangers + self.flows + self.invites
+
+    @property
+    def most(self) -> int:
+        """The largest batch: ``BATCH`` or more means there may be more to do."""
+        return max(self.inbound, self.outbox, self.code_attempts, self.strangers, self.flows, self.invites)
 
 
 def prune(session: Session, program_id: int, now: datetime, days: int, limit: int = BATCH) -> Pruned:
     """What is older than ``days``: delivery records and wrong-code records deleted, finished
-    outbox rows erased. At most ``limit`` rows of each; call again until it returns less."""
+    outbox rows erased; identities of people who never joined and were last seen before
+    then deleted, flows that expired before then cleared, invites recorded before then and
+    never taken erased. At most ``limit`` rows of each; call again while ``most`` reaches it."""
     cutoff = now - timedelta(days=days)
     result = Pruned()
     inbound = (select(InboundMessage.id)
@@ -110,4 +122,21 @@ def prune(session: Session, program_id: int, now: datetime, days: int, limit: in
         .limit(limit)
     )
     result.outbox = int(session.execute(_erase(outbox.scalar_subquery(), error=None)).rowcount or 0)
+    # Someone who wrote but never joined: the chat address is all we hold, and nothing needs it.
+    strangers = (select(Identity.id)
+                 .where(Identity.program_id == program_id, Identity.member_id.is_(None),
+                        Identity.last_seen_at < cutoff).limit(limit))
+    result.strangers = int(session.execute(
+        delete(Identity).where(Identity.id.in_(strangers.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0)
+    # A member's flow ended long ago (it is dropped when they next write anyway).
+    flows = (select(Identity.id)
+             .where(Identity.program_id == program_id, Identity.flow_expires_at < cutoff).limit(limit))
+    result.flows = int(session.execute(
+        update(Identity).where(Identity.id.in_(flows.scalar_subquery()))
+        .values(flow=None, flow_data=None, flow_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0)
+    result.invites = referrals.forget_stale_invites(session, program_id, cutoff, limit)
     return result

@@ -337,9 +337,10 @@ def delete_member(session: Session, member: Member, now: datetime) -> int:
     """Erase personal data; the ledger keeps its amounts. Returns points forfeited.
 
     Gone: the phone, name, birthday and time zone; every identity (and any other identity
-    on the phone number); the address and text of every message to those addresses (what
-    was still queued is skipped); delivery records whose id embeds an address; the
-    addresses in referrals. Kept: the member row (id, code, dates), the ledger, purchases,
+    on the phone number, or whose unfinished sign-up holds it); the address and text of
+    every message to those addresses (what was still queued is skipped); delivery records
+    whose id embeds an address; the addresses in referrals (hers, and those of friends she
+    invited who never joined). Kept: the member row (id, code, dates), the ledger, purchases,
     codes, survey scores and campaign counts, none of which names the person; and keyed
     hashes of the number and addresses (rewards/erased_contacts.py)."""
     member = ledger.lock_member(session, member.id)
@@ -354,12 +355,14 @@ def delete_member(session: Session, member: Member, now: datetime) -> int:
     if member.balance > 0:
         forfeited = member.balance
         ledger.post(session, member, -forfeited, "forfeit", f"forfeit:{member.id}", "member deleted their data", now)
-    owned = Identity.member_id == member.id
+    mine = [Identity.member_id == member.id]
+    if member.phone:
+        # her number as another channel's address, or shared in a sign-up never finished
+        # (a Telegram contact is the sender's own: the chat is hers)
+        mine += [Identity.address == member.phone,
+                 (Identity.member_id.is_(None)) & (Identity.flow_data["phone"].as_string() == member.phone)]
     identities = session.execute(
-        select(Identity.id, Identity.channel, Identity.address).where(
-            Identity.program_id == member.program_id,
-            or_(owned, Identity.address == member.phone) if member.phone else owned,
-        )
+        select(Identity.id, Identity.channel, Identity.address).where(Identity.program_id == member.program_id, or_(*mine))
     ).all()
     addresses = {(channel, address) for _, channel, address in identities}
     erasure.forget_addresses(session, member.program_id, addresses)

@@ -215,7 +215,7 @@ class InboundMessage(Base):
     __tablename__ = "inbound_messages"
     __table_args__ = (
         UniqueConstraint("program_id", "channel", "provider_message_id"),
-        # The clock prunes rows past ``[privacy] message_retention_days`` (rewards/retention.py).
+        # The clock prunes rows past ``[privacy] message_retention_days`` (rewards/erasure.py).
         Index("ix_inbound_program_received", "program_id", "received_at"),
     )
 
@@ -363,7 +363,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_program_status", "program_id", "status"),
         Index("ix_outbox_provider_message", "channel", "provider_message_id"),
         Index("ix_outbox_address", "program_id", "channel", "address", "status"),
-        # Retention (rewards/retention.py): finished rows older than the retention period lose
+        # Retention (rewards/erasure.py): finished rows older than the retention period lose
         # their address and text; and ephemeral rows lose them as soon as they are finished.
         Index("ix_outbox_program_created", "program_id", "created_at"),
         Index("ix_outbox_ephemeral", "id", sqlite_where=text("ephemeral"), postgresql_where=text("ephemeral")),

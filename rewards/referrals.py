@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from collections.abc import Collection
 
-from sqlalchemy import String, cast, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, String, Update, cast, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rewards import erased_contacts, ledger
@@ -183,19 +183,41 @@ def on_refund(session: Session, purchase: Purchase, now: datetime) -> list[Event
     return events
 
 
-def forget(session: Session, member: Member, addresses: Collection[tuple[str, str]]) -> None:
-    """A member deleted their data: the referrals that name their addresses (as the friend
-    who joined, or an invite they came with on another channel) keep none."""
-    condition = Referral.referee_id == member.id
-    if addresses:
-        condition = or_(condition, tuple_(Referral.channel, Referral.address).in_(sorted(addresses)))
-    session.execute(
+# An erased address: unique per row, as the (program, channel, address) key needs. Rows
+# erased before "erased:" existed say "deleted:".
+ERASED_PREFIXES = ("erased:", "deleted:")
+
+
+def _erase_addresses(condition: ColumnElement[bool]) -> Update:
+    return (
         update(Referral)
-        .where(Referral.program_id == member.program_id, condition)
-        # unique per row, as the (program, channel, address) key needs
-        .values(address=literal("deleted:", String) + cast(Referral.id, String))
+        .where(condition)
+        .values(address=literal(ERASED_PREFIXES[0], String) + cast(Referral.id, String))
         .execution_options(synchronize_session=False)
     )
+
+
+def forget(session: Session, member: Member, addresses: Collection[tuple[str, str]]) -> None:
+    """A member deleted their data: the referrals that name their addresses (as the friend
+    who joined, or an invite they came with on another channel) keep none, and neither do
+    the invites they sent that nobody took (a deleted member's invite never pays)."""
+    condition = or_(Referral.referee_id == member.id,
+                    (Referral.referrer_id == member.id) & (Referral.status == "invited"))
+    if addresses:
+        condition = or_(condition, tuple_(Referral.channel, Referral.address).in_(sorted(addresses)))
+    session.execute(_erase_addresses((Referral.program_id == member.program_id) & condition))
+
+
+def forget_stale_invites(session: Session, program_id: int, before: datetime, limit: int) -> int:
+    """Erase the address of at most ``limit`` invites recorded before ``before`` whose
+    friend never joined; the rows stay for the referrer's counts. Returns how many."""
+    stale = (
+        select(Referral.id)
+        .where(Referral.program_id == program_id, Referral.status == "invited", Referral.created_at < before,
+               *(~Referral.address.startswith(prefix) for prefix in ERASED_PREFIXES))
+        .limit(limit)
+    )
+    return int(session.execute(_erase_addresses(Referral.id.in_(stale.scalar_subquery()))).rowcount or 0)
 
 
 def _qualify(session: Session, config: ProgramConfig, referral: Referral, now: datetime) -> list[Event]:

@@ -308,8 +308,9 @@ def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetim
 
 def run_privacy(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str]) -> JobResult:
     """Erase what is kept no longer (rewards/erasure.py): ephemeral messages (a data export,
-    the deletion's confirmation) once sent; delivery records, wrong-code records and the
-    address and text of sent messages after ``[privacy] message_retention_days``. In
+    the deletion's confirmation) once sent; delivery records, wrong-code records, the
+    address and text of sent messages, strangers' identities, old flows' data and untaken
+    invites' addresses after ``[privacy] message_retention_days``. In
     batches, each its own transaction; a second run finds nothing left to do."""
     result, config = JobResult("privacy"), _config(sessions, program_id)
     while True:
@@ -322,7 +323,7 @@ def run_privacy(sessions: sessionmaker[Session], program_id: int, now: datetime,
         with sessions.begin() as session:
             pruned = erasure.prune(session, program_id, now, config.privacy.message_retention_days)
         result.changed += pruned.total
-        if max(pruned.inbound, pruned.outbox, pruned.code_attempts) < erasure.BATCH:
+        if pruned.most < erasure.BATCH:
             return result
 
 

@@ -313,4 +313,4 @@ def test_a_deleted_referee_keeps_no_address_in_the_referral(session, join, progr
     members.delete_member(session, friend, T0)
     session.commit()
     referral = session.scalar(select(Referral))
-    assert referral.address == f"deleted:{referral.id}"
+    assert referral.address == f"erased:{referral.id}"

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from test_api import Shop, any_shop, shop  # noqa: F401  (fixtures)
 from test_chat_page import Browser, deliver
 
+from bot.handler import handle
+from bot.messages import SHARE_PHONE, IncomingMessage
 from rewards import members, outbox
-from rewards.models import Identity, InboundMessage, Member, OutboxMessage
+from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Referral
 from scheduler import jobs
 
 LUCIA = "+15550001234"
@@ -24,9 +26,10 @@ BIRTHDAY = date(1990, 5, 14)
 PHONE_FORMS = (LUCIA, LUCIA.lstrip("+"))
 
 
-def personal_data_left(engine: Any) -> list[str]:
-    """Every text, string, JSON and date column of every table, searched for Lucía."""
-    needles = PHONE_FORMS + (CHAT_ID, NAME, "Quintanilla")
+def personal_data_left(engine: Any, *also: str) -> list[str]:
+    """Every text, string, JSON and date column of every table, searched for Lucía (and
+    ``also``: other people's addresses that must be gone too)."""
+    needles = PHONE_FORMS + (CHAT_ID, NAME, "Quintanilla") + also
     found = []
     inspector = inspect(engine)
     tables = {table: inspector.get_columns(table) for table in inspector.get_table_names() if table != "alembic_version"}
@@ -185,3 +188,85 @@ def test_retention_is_a_program_file_key(tmp_path) -> None:  # type: ignore[no-u
         load_program_file(path)
     path.write_text(DEMO_PROGRAM_PATH.read_text() + "\n[privacy]\nmessage_retention_days = 7\n")
     assert load_program_file(path).privacy.message_retention_days == 7
+
+
+def telegram(shop: Shop, chat_id: str, text: str, now: datetime, **fields: Any) -> str:
+    with shop.rt.transaction() as session:
+        replies = handle(session, IncomingMessage(shop.program_id, "telegram", chat_id, text, **fields), now)
+    return " ".join(reply.text for reply in replies)
+
+
+def test_a_chat_that_shared_her_number_but_never_joined_is_forgotten_with_her(any_shop: Shop) -> None:  # noqa: F811
+    """Lucía shared her number on Telegram, left the sign-up unanswered, and joined on the
+    web chat instead: the Telegram chat's sign-up still holds her number until she deletes."""
+    shop = any_shop
+    other_chat = "444555666"
+    shared = telegram(shop, other_chat, "", shop.rt.clock(), phone=LUCIA, payload=SHARE_PHONE)
+    assert "join now" in shared
+    browser = Browser(shop, LUCIA)
+    browser.say("hi")
+    assert "You're in" in " ".join(m["text"] for m in browser.press("Yes"))
+    assert any(LUCIA in hit for hit in personal_data_left(shop.rt.engine) if hit.startswith("identities.flow_data"))
+
+    browser.say("delete my data")
+    browser.press("Yes")
+    run_clock_privacy(shop, shop.rt.clock())
+    assert personal_data_left(shop.rt.engine, other_chat) == []
+
+
+def test_the_clock_forgets_strangers_and_old_conversation_state(any_shop: Shop) -> None:  # noqa: F811
+    """A chat that shared her number and never joined keeps it only for the retention
+    period; so does any member's question left unanswered."""
+    shop = any_shop
+    now = shop.rt.clock()
+    telegram(shop, "444555666", "", now, phone=LUCIA, payload=SHARE_PHONE)  # the sign-up is never answered
+    member = Browser(shop, "+15550007777")
+    member.say("hi")
+    member.press("Yes")
+    member.say("delete my data")  # and never answers
+
+    assert run_clock_privacy(shop, now + timedelta(days=29)).changed == 0
+    assert personal_data_left(shop.rt.engine) != []
+    run_clock_privacy(shop, now + timedelta(days=31))
+    assert personal_data_left(shop.rt.engine, "444555666") == []
+    with shop.rt.transaction() as session:
+        kept = session.scalar(select(Identity).where(Identity.address == "+15550007777"))
+        assert kept is not None and (kept.flow, kept.flow_data, kept.flow_expires_at) == (None, None, None)
+    assert "Welcome to" in telegram(shop, "444555666", "hi", now + timedelta(days=32))  # a stranger again
+
+
+def test_invites_nobody_took_lose_the_address_after_the_retention_period(any_shop: Shop) -> None:  # noqa: F811
+    shop = any_shop
+    now = shop.rt.clock()
+    with shop.rt.transaction() as session:
+        invite = members.find(session, shop.program_id, "+15550000002").code
+    assert "invited by a friend" in telegram(shop, CHAT_ID, f"/start {invite}", now)  # and never joins
+
+    assert run_clock_privacy(shop, now + timedelta(days=29)).changed == 0
+    assert personal_data_left(shop.rt.engine) != []
+    run_clock_privacy(shop, now + timedelta(days=31))
+    assert personal_data_left(shop.rt.engine) == []
+    with shop.rt.transaction() as session:
+        row = session.scalar(select(Referral))
+        assert row is not None and row.status == "invited", "the row stays, for the referrer's counts"
+
+
+def test_a_deleted_members_open_invites_keep_no_ones_address(any_shop: Shop) -> None:  # noqa: F811
+    """Lucía invited a friend who never joined, then deleted her data: the friend's chat id
+    is not kept for an invite that can never pay."""
+    shop = any_shop
+    friend_chat = "111222333"
+    browser = Browser(shop, LUCIA)
+    browser.say("hi")
+    browser.press("Yes")
+    with shop.rt.transaction() as session:
+        invite = members.find(session, shop.program_id, LUCIA).code
+    telegram(shop, friend_chat, f"/start {invite}", shop.rt.clock())
+    assert personal_data_left(shop.rt.engine, friend_chat)
+
+    browser.say("delete my data")
+    browser.press("Yes")
+    with shop.rt.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Referral).where(Referral.address == friend_chat)) == 0
+    # The friend is not told about a deleted member's invite when they join on their own.
+    assert "You're in" in telegram(shop, friend_chat, "yes", shop.rt.clock())
