@@ -44,14 +44,14 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 
 from sqlalchemy import func, insert, select, text, update  # noqa: E402
 
-from rewards import campaigns  # noqa: E402
 from rewards.codes import ALPHABET, MEMBER_LENGTH  # noqa: E402
-from rewards.config import DEMO_PROGRAM_PATH, Promotions, load_program_file  # noqa: E402
-from rewards.db import make_engine, normalize_url, session_factory  # noqa: E402
-from rewards.fanout import fan_out  # noqa: E402
 from rewards.localtime import zone_for_phone  # noqa: E402
 from rewards.models import Base, Campaign, CampaignRecipient, Identity, Member, OutboxMessage, Program, Tier  # noqa: E402
-from rewards.programs import config_of, sync_program  # noqa: E402
+from rewards.program.config import DEMO_PROGRAM_PATH, Promotions, load_program_file  # noqa: E402
+from rewards.program.programs import config_of, sync_program  # noqa: E402
+from rewards.promotions import campaigns  # noqa: E402
+from rewards.promotions.fanout import fan_out  # noqa: E402
+from rewards.storage.db import make_engine, normalize_url, session_factory  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York, 07:00 in Los Angeles
 CHANNELS = ("telegram", "whatsapp", "sms")

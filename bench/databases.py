@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from rewards.db import make_engine
+from rewards.storage.db import make_engine
 
 
 @contextmanager

@@ -51,8 +51,8 @@ from fakes.telegram_api import FakeTelegram, text_update  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.databases import scratch_database  # noqa: E402
-from rewards.db import make_engine  # noqa: E402
 from rewards.models import OutboxMessage  # noqa: E402
+from rewards.storage.db import make_engine  # noqa: E402
 
 SECRET = "bench-secret"
 GOAL_RATIO = 0.33

@@ -18,7 +18,7 @@ would hold them, cached balances equal to ledger sums; ``ledger.audit`` checks i
 Redemption entries carry no code row (``code_id`` is NULL); nothing read here needs one.
 
 By default each size gets a SQLite file in a temporary directory, opened with
-``rewards.db.make_engine`` exactly as the app does. With ``--database-url`` a PostgreSQL
+``rewards.storage.db.make_engine`` exactly as the app does. With ``--database-url`` a PostgreSQL
 database is used instead: tables go into fresh schemas that are dropped afterwards.
 """
 from __future__ import annotations
@@ -47,10 +47,10 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from rewards import earning, ledger, members, tiers  # noqa: E402
 from rewards.codes import ALPHABET, MEMBER_LENGTH  # noqa: E402
-from rewards.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file  # noqa: E402
-from rewards.db import make_engine, normalize_url, session_factory  # noqa: E402
 from rewards.models import Base, LedgerEntry, Member, Purchase, Tier  # noqa: E402
-from rewards.programs import config_of, get_program, sync_program  # noqa: E402
+from rewards.program.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file  # noqa: E402
+from rewards.program.programs import config_of, get_program, sync_program  # noqa: E402
+from rewards.storage.db import make_engine, normalize_url, session_factory  # noqa: E402
 
 GOAL_RATIO = 1.2
 SMALL = 1_000

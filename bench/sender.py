@@ -15,7 +15,7 @@ elsewhere: in this process its arrival stamps waited for the GIL behind the send
 python-telegram-bot's threads, up to 10 ms, which reads as network jitter that is not there.
 
 Nothing asserts; it measures and prints. SQLite in a temporary directory by default
-(opened with ``rewards.db.make_engine`` as the app does); ``--database-url`` for PostgreSQL
+(opened with ``rewards.storage.db.make_engine`` as the app does); ``--database-url`` for PostgreSQL
 (a fresh schema, dropped afterwards).
 """
 from __future__ import annotations
@@ -40,10 +40,10 @@ from bench.databases import scratch_database  # noqa: E402
 from channels.sender import Limits, Sender  # noqa: E402
 from channels.telegram import TelegramAdapter  # noqa: E402
 from rewards import outbox  # noqa: E402
-from rewards.config import DEMO_PROGRAM_PATH, load_program_file  # noqa: E402
-from rewards.db import make_engine, session_factory  # noqa: E402
 from rewards.models import Base  # noqa: E402
-from rewards.programs import sync_program  # noqa: E402
+from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file  # noqa: E402
+from rewards.program.programs import sync_program  # noqa: E402
+from rewards.storage.db import make_engine, session_factory  # noqa: E402
 
 GOAL_SHARE = 0.98
 

@@ -23,7 +23,7 @@ from rewards.codes import display
 from rewards.errors import InsufficientPoints, LoyaltyError, Refused
 from rewards.events import Event
 from rewards.inputs import ascii_digits
-from rewards.programs import config_of
+from rewards.program.programs import config_of
 
 
 @dataclass(frozen=True, slots=True)

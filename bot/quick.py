@@ -25,7 +25,7 @@ from bot.intents import match
 from bot.messages import IncomingMessage
 from bot.turn import Voice
 from rewards import members
-from rewards.programs import config_for
+from rewards.program.programs import config_for
 from rewards.standing import standing_of
 
 QUICK_INTENTS = ("balance",)

@@ -17,13 +17,14 @@ from typing import Any
 from bot.intents import Intent
 from bot.messages import Button
 from bot.turn import Turn
-from rewards import audiences, campaigns, earning, members, redemption
+from rewards import earning, members, redemption
 from rewards.codes import REDEMPTION_LENGTH, display
 from rewards.codes import normalize as normalize_code
-from rewards.eligibility import Preview, Rules, preview
 from rewards.errors import InvalidInput, LoyaltyError, NotFound, Refused
-from rewards.fanout import fan_out
 from rewards.localtime import show
+from rewards.promotions import audiences, campaigns
+from rewards.promotions.eligibility import Preview, Rules, preview
+from rewards.promotions.fanout import fan_out
 
 # English names, and Spanish ones for staff who think in Spanish (Telegram commands are
 # latin letters, so "/difundir" works as well as "/broadcast").

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from bot.i18n import Translator
 from bot.messages import Button, IncomingMessage, Reply
-from rewards.config import ProgramConfig
 from rewards.events import Event
 from rewards.inputs import digits_as_ascii
 from rewards.models import Identity, Member, Program
+from rewards.program.config import ProgramConfig
 
 MAX_TEXT = 1000  # longer input is cut: nobody types a novel to a loyalty bot
 

@@ -46,7 +46,7 @@ from rewards.errors import InvalidInput
 from rewards.inputs import ascii_digits
 from rewards.models import Identity, OutboxMessage, Program
 from rewards.phones import mask, parse_phone
-from rewards.programs import config_of
+from rewards.program.programs import config_of
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from rewards.db import make_engine
 from rewards.models import Base
+from rewards.storage.db import make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rewards import ledger, tiers
-from rewards.config import ProgramConfig
 from rewards.models import Code, Member, Reward
+from rewards.program.config import ProgramConfig
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from rewards.bulk import insert_many
 from rewards.models import ChannelHealth, OutboxMessage
+from rewards.storage.bulk import insert_many
 
 ERROR_CHARS = 300  # enough to tell what went wrong; an error is not a log
 

@@ -1,7 +1,7 @@
 """Earning: purchases (idempotent on receipt), refunds that reverse them, and bonuses.
 
 Points for a purchase = amount x points_per_unit x tier multiplier x an active campaign
-multiplier (rewards/offers.py), rounded once by the program's rule, plus the flat per-visit
+multiplier (rewards/promotions/offers.py), rounded once by the program's rule, plus the flat per-visit
 points. With ``pending_days`` they become spendable only after the return window, so a
 refund inside it takes back points that were never spendable.
 """
@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rewards import ledger, offers, referrals, tiers
-from rewards.config import ProgramConfig
+from rewards import ledger, referrals, tiers
 from rewards.errors import AlreadyDone, InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned, PointsReversed
 from rewards.models import LedgerEntry, Member, Program, Purchase
+from rewards.program.config import ProgramConfig
+from rewards.promotions import offers
 
 MAX_AMOUNT = Decimal("1000000")
 _ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}

@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from rewards.bulk import insert_many
 from rewards.models import ErasedContact, Program
+from rewards.storage.bulk import insert_many
 
 
 def address_key(channel: str, address: str) -> str:

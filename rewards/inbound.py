@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from rewards.bulk import insert_many
 from rewards.models import InboundMessage
+from rewards.storage.bulk import insert_many
 
 
 def first_delivery(session: Session, program_id: int, channel: str, provider_message_id: str, now: datetime) -> bool:

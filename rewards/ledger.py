@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from rewards.config import MAX_POINTS
-from rewards.db import one_of
 from rewards.errors import InsufficientPoints, InvalidInput
 from rewards.models import LEDGER_KINDS, Code, LedgerEntry, Member, Purchase
+from rewards.program.config import MAX_POINTS
+from rewards.storage.db import one_of
 
 # Entries that take what a member holds (expired points, a deletion's forfeit) may carry a
 # whole balance: bounded by the 64-bit columns, not by MAX_POINTS.

@@ -19,14 +19,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import erased_contacts, erasure, ledger, referrals, tiers
 from rewards.codes import new_member_code, normalize
-from rewards.config import ProgramConfig
 from rewards.errors import InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned
 from rewards.inputs import ascii_digits
 from rewards.localtime import zone_for_phone
 from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
 from rewards.phones import looks_like_phone, parse_phone
-from rewards.prepared import Prepared
+from rewards.program.config import ProgramConfig
+from rewards.storage.prepared import Prepared
 
 # Every message starts here: the identity comes with its program, its member and the
 # member's tier in one query, from a statement built once.
@@ -36,7 +36,7 @@ _IDENTITY = select(Identity).where(
 ).options(joinedload(Identity.program), joinedload(Identity.member))
 # "They wrote to us" is written with plain UPDATEs, not through the unit of work: every
 # message pays it, and an ORM flush of one changed column cost ten times the statement.
-# Prepared (rewards/prepared.py): run on the driver, every message runs them.
+# Prepared (rewards/storage/prepared.py): run on the driver, every message runs them.
 _SEEN = Prepared(update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
     last_seen_at=bindparam("now"), unreachable_at=None, unreachable_reason=None))
 _ACTIVE = Prepared(update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(

@@ -89,7 +89,7 @@ class Program(Base):
     currency: Mapped[str] = mapped_column(String(3))
     timezone: Mapped[str] = mapped_column(String(64))
     # The validated program file, as loaded; rules are read from here. Deferred: loaded only
-    # when rewards.programs.config_of has not parsed this load yet (every message loads the
+    # when rewards.program.programs.config_of has not parsed this load yet (every message loads the
     # program row, and decoding this JSON each time cost more than the rest of the row).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     loaded_at: Mapped[datetime]
@@ -325,7 +325,7 @@ class LedgerEntry(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     # 64-bit: an expiry or a deletion's forfeit carries a whole balance (BIGINT too). Every
-    # other entry is at most MAX_POINTS (rewards/config.py). SQLite's INTEGER is 64-bit already.
+    # other entry is at most MAX_POINTS (rewards/program/config.py). SQLite's INTEGER is 64-bit already.
     amount: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
@@ -492,7 +492,7 @@ class CodeAttempt(Base):
     at: Mapped[datetime]
 
 
-# --- campaigns (rewards/campaigns.py, rewards/fanout.py) --------------------------------
+# --- campaigns (rewards/promotions/campaigns.py, rewards/promotions/fanout.py) --------------------------------
 
 CAMPAIGN_STATUSES = ("scheduled", "sending", "sent", "cancelled", "failed")
 OFFER_KINDS = ("none", "multiplier", "coupon")
@@ -501,10 +501,10 @@ SKIP_REASONS = ("no_consent", "opted_out", "no_channel", "over_cap", "whatsapp_w
 
 
 class Campaign(Base):
-    """A promotion: text, audience filters (rewards/audiences.py), an optional offer and a
+    """A promotion: text, audience filters (rewards/promotions/audiences.py), an optional offer and a
     schedule. ``next_run_at`` is when the next run is due (the send time, or the next cron
     time in the program's zone); NULL once sent, cancelled or failed. ``failed``: a run
-    raised (rewards/campaigns.py ``fail``); ``failed_reason`` says why, for the merchant."""
+    raised (rewards/promotions/campaigns.py ``fail``); ``failed_reason`` says why, for the merchant."""
 
     __tablename__ = "campaigns"
     __table_args__ = (

@@ -7,7 +7,7 @@ most what was in flight and loses nothing.
 
 Claiming is exclusive on both engines: PostgreSQL locks the chosen rows with
 ``FOR UPDATE SKIP LOCKED`` (concurrent senders take different rows); SQLite runs the same
-statement inside the ``BEGIN IMMEDIATE`` transaction every writer holds (rewards/db.py), so
+statement inside the ``BEGIN IMMEDIATE`` transaction every writer holds (rewards/storage/db.py), so
 one claimer at a time. Payloads are plain JSON dicts; ``bot/outbox_payload.py`` turns
 Replies into them and back. Like every domain module: takes ``session`` and ``now``, never
 commits. Must not import Flask, a provider SDK, ``bot`` or ``channels``.
@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from rewards.bulk import insert_count, insert_many
 from rewards.erasure import ERASED
-from rewards.campaigns import dedupe_prefix
 from rewards.models import OUTBOX_KINDS, OUTBOX_PRIORITY, OUTBOX_STATUSES, OutboxMessage
+from rewards.promotions.campaigns import dedupe_prefix
+from rewards.storage.bulk import insert_count, insert_many
 
 # Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
 INSERT_CHUNK = 500
@@ -88,7 +88,7 @@ def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]], now: datet
     def flush() -> int:
         if not chunk:
             return 0
-        # rewards/bulk.py, not .values(chunk): a statement built with .values(rows) is
+        # rewards/storage/bulk.py, not .values(chunk): a statement built with .values(rows) is
         # compiled afresh, row by row, each time, which dominated a campaign's fan-out.
         inserted = insert_count(session, OutboxMessage.__table__, chunk, conflict=("program_id", "dedupe_key"))
         chunk.clear()

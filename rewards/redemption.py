@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from rewards import catalog, ledger
 from rewards.codes import new_redemption_code, normalize
-from rewards.config import ProgramConfig
-from rewards.db import lock_for_transaction
 from rewards.errors import InsufficientPoints, Refused
 from rewards.models import Code, CodeAttempt, Member, Reward
+from rewards.program.config import ProgramConfig
+from rewards.storage.db import lock_for_transaction
 
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LIMIT = 10  # wrong codes per actor per window

@@ -11,21 +11,20 @@ address whose member deleted their data (rewards/erased_contacts.py).
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
-
-from collections.abc import Collection
 
 from sqlalchemy import ColumnElement, String, Update, cast, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rewards import erased_contacts, ledger
 from rewards.codes import normalize
-from rewards.config import ProgramConfig
 from rewards.events import Event, PointsEarned, ReferralQualified, ReferralReversed
 from rewards.models import Identity, LedgerEntry, Member, Purchase, Referral
+from rewards.program.config import ProgramConfig
 
 REFUSALS = ("unknown_code", "self_referral", "already_member", "second_referrer", "cap_reached", "returning_member")
 

@@ -15,9 +15,9 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from rewards import ledger, tiers
-from rewards.config import ProgramConfig, TierRule
 from rewards.models import LedgerEntry, Member
-from rewards.prepared import Prepared
+from rewards.program.config import ProgramConfig, TierRule
+from rewards.storage.prepared import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def standing_of(session: Session, config: ProgramConfig, member_id: int, balance
         "window_start": now - timedelta(days=config.tier_rules.window_days),
     })
     # The program's tier rules (sorted by threshold already), not its tier rows: loading the
-    # program writes the rows from these rules (rewards/programs.py sync_program), and they
+    # program writes the rows from these rules (rewards/program/programs.py sync_program), and they
     # come without a query.
     progress = tiers.progress_at(config.tiers, int(qualifying))
     soon = max(0, int(expirable)) if expiry.after_days > 0 else 0

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards import earning, ledger
-from rewards.config import ProgramConfig
 from rewards.events import PointsEarned
 from rewards.models import Member, Purchase, Survey
+from rewards.program.config import ProgramConfig
 
 # Purchases this long past their delay are not asked about any more (the clock was down,
 # or the member could not be reached): a question about last week's coffee is noise.

@@ -14,10 +14,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from rewards.db import one_of
 from rewards.events import TierChanged
 from rewards.ledger import lock_member
 from rewards.models import LedgerEntry, Member, Tier
+from rewards.storage.db import one_of
 
 QUALIFYING_KINDS = ("purchase", "visit", "reversal")
 

@@ -1,4 +1,4 @@
-"""Running due campaigns: the loop around ``rewards.fanout.fan_out`` that commits a chunk
+"""Running due campaigns: the loop around ``rewards.promotions.fanout.fan_out`` that commits a chunk
 at a time (a short transaction each, so webhooks are not held behind a big campaign on
 SQLite; a runtime's sessions wake the senders as each commits). The clock's campaign job, ``loyalty campaign
 send-due`` and ``campaign create --now`` (through web/campaign_runs.py) use it.
@@ -18,10 +18,10 @@ from datetime import datetime
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rewards import campaigns
 from rewards.errors import LoyaltyError
-from rewards.fanout import Progress, fan_out
 from rewards.models import Campaign
+from rewards.promotions import campaigns
+from rewards.promotions.fanout import Progress, fan_out
 
 BATCH = 5000  # members per transaction
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rewards.db import schema_of
 from rewards.models import Program
+from rewards.storage.db import schema_of
 from scheduler import jobs
 from scheduler.jobs import JobResult
 

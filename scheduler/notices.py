@@ -12,10 +12,10 @@ from bot.i18n import translator
 from bot.notices import render
 from bot.outbox_payload import to_payload
 from rewards import members, outbox
-from rewards.config import ProgramConfig
 from rewards.events import Event
 from rewards.localtime import quiet_hours_end
 from rewards.models import Identity, Member, OutboxMessage
+from rewards.program.config import ProgramConfig
 
 
 def sent_keys(session: Session, program_id: int, keys: Iterable[str]) -> set[str]:

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from support import NO_POSTGRES, POSTGRES_URL, T0, drop_postgres_schema, postgres_engine  # noqa: F401
 
 from rewards import ledger
-from rewards.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file
-from rewards.db import make_engine, session_factory
 from rewards.models import Base, Program
-from rewards.programs import sync_program
+from rewards.program.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file
+from rewards.program.programs import sync_program
+from rewards.storage.db import make_engine, session_factory
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from rewards.db import make_engine
+from rewards.storage.db import make_engine
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")

@@ -17,11 +17,11 @@ from werkzeug.exceptions import HTTPException
 
 from channels.inbox import notify
 from rewards import apikeys, earning, members, redemption
-from rewards.config import ProgramConfig
 from rewards.errors import LoyaltyError
 from rewards.events import Event
 from rewards.models import ApiKey, Program
-from rewards.programs import config_of
+from rewards.program.config import ProgramConfig
+from rewards.program.programs import config_of
 from rewards.standing import standing
 from web import json_body
 from web.app import UNAVAILABLE, SetupError, runtime

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.messages import IncomingMessage
 from bot.turn import BotSettings
 from channels.inbox import Received, receive
-from rewards.config import ProgramConfig, load_program_file
-from rewards.db import retryable, session_factory
 from rewards.errors import NotFound
 from rewards.models import Program
-from rewards.programs import config_of, get_program, sync_program
+from rewards.program.config import ProgramConfig, load_program_file
+from rewards.program.programs import config_of, get_program, sync_program
+from rewards.storage.db import retryable, session_factory
 from web import database, json_body, redaction, wiring
 from web.database import SetupError, open_engine
 from web.sender_runtime import wake_on_commit
@@ -33,7 +33,7 @@ from web.settings import Settings
 log = logging.getLogger("loyalty")
 T = TypeVar("T")
 
-# Runs of one unit of work when the database reports a lost race (rewards.db.retryable).
+# Runs of one unit of work when the database reports a lost race (rewards.storage.db.retryable).
 ATTEMPTS = 4
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import jsonify
 
-from rewards import audiences, campaigns
-from rewards.campaign_stats import counts
-from rewards.eligibility import Rules, preview
 from rewards.errors import InvalidInput
 from rewards.models import CAMPAIGN_STATUSES, Campaign
+from rewards.promotions import audiences, campaigns
+from rewards.promotions.campaign_stats import counts
+from rewards.promotions.eligibility import Rules, preview
 from web.api import OPENAPI, ApiError, Call, _body, _json, _param, _responses, bp, endpoint
 from web.app import runtime
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import click
 
-from rewards import audiences, campaigns, members
-from rewards.campaign_stats import counts
-from rewards.eligibility import Preview, Rules, preview
-from rewards.fanout import send_test
+from rewards import members
 from rewards.localtime import show
 from rewards.models import Campaign
+from rewards.promotions import audiences, campaigns
+from rewards.promotions.campaign_stats import counts
+from rewards.promotions.eligibility import Preview, Rules, preview
+from rewards.promotions.fanout import send_test
 from web.app import runtime
 from web.campaign_runs import RunTotals, run_campaign, send_due
 from web.cli import cli, command

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from rewards.config import ProgramConfig
+from rewards.program.config import ProgramConfig
 from scheduler.clock import CAMPAIGN_MINUTES, PRIVACY_MINUTES, SURVEY_MINUTES, AdvisoryLock, Clock
 from web.app import Runtime, runtime
 from web.cli import cli, command

@@ -13,8 +13,8 @@ from sqlalchemy import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 import migrations
-from rewards.db import make_engine, normalize_url
 from rewards.errors import LoyaltyError
+from rewards.storage.db import make_engine, normalize_url
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 URL_EXAMPLES = "like sqlite:///loyalty.db or postgresql://user:password@host:5432/loyalty"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from rewards import outbox
-from rewards.audiences import CHANNELS
+from rewards.promotions.audiences import CHANNELS
 from web.app import runtime
 from web.cli import cli, command
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from rewards import earning, members
-from rewards.config import DEMO_PROGRAM_PATH, load_program_file
-from rewards.programs import sync_program
+from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
+from rewards.program.programs import sync_program
 from web.app import runtime
 from web.cli import cli, command
 

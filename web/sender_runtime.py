@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.messages import Reply
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
 from rewards import channel_health, outbox
-from rewards.db import schema_of
 from rewards.errors import ConfigError
 from rewards.models import OUTBOX_NOTIFY_CHANNEL, OutboxMessage
+from rewards.storage.db import schema_of
 from web import wiring
 from web.settings import Settings
 

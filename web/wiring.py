@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from channels import telegram, twilio, webchat
 from channels.sender import Adapter
-from rewards.db import make_engine, session_factory
 from rewards.models import Identity, Program
-from rewards.programs import config_of
+from rewards.program.programs import config_of
+from rewards.storage.db import make_engine, session_factory
 from web.media import qr_url_maker
 from web.settings import Settings
 

@@ -18,7 +18,7 @@ from channels.base import render_text
 from rewards import earning, members
 from rewards.codes import display
 from rewards.models import Code, Member, Referral
-from rewards.programs import config_of
+from rewards.program.programs import config_of
 from rewards.qr import qr_png
 
 

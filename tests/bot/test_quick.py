@@ -19,9 +19,9 @@ from bot.messages import IncomingMessage
 from bot.outbox_payload import from_payload
 from channels.inbox import receive
 from rewards import earning
-from rewards.config import ProgramConfig
 from rewards.models import Identity, Member, OutboxMessage, Program
-from rewards.programs import config_of, sync_program
+from rewards.program.config import ProgramConfig
+from rewards.program.programs import config_of, sync_program
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 CHANNELS = ("sms", "telegram")

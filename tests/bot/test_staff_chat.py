@@ -16,10 +16,10 @@ from bot.turn import BotSettings
 from channels.base import render_text
 from rewards import catalog, earning, members, redemption
 from rewards.codes import display
-from rewards.config_staff import Staff
 from rewards.events import PointsEarned
 from rewards.models import Campaign, OutboxMessage, Program, Purchase
-from rewards.programs import config_of, sync_program
+from rewards.program.config_staff import Staff
+from rewards.program.programs import config_of, sync_program
 
 STAFF_CHAT = "9001"  # the cashier's Telegram user id, on the allow-list
 STAFF_PHONE = "+15550009999"  # a cashier on WhatsApp

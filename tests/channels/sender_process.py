@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from channels.sender import Sender  # noqa: E402
 from rewards import outbox  # noqa: E402
-from rewards.db import make_engine, session_factory  # noqa: E402
 from rewards.models import OutboxMessage  # noqa: E402
+from rewards.storage.db import make_engine, session_factory  # noqa: E402
 
 
 class FileAdapter:

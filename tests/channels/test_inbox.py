@@ -19,9 +19,9 @@ from channels.base import CollectingOutput
 from channels.inbox import Received, notify, receive
 from channels.sender import PermanentFailure, Sender
 from rewards import earning, members, referrals
-from rewards.config import ProgramConfig
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Program
-from rewards.programs import config_of, sync_program
+from rewards.program.config import ProgramConfig
+from rewards.program.programs import config_of, sync_program
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 CHANNELS = ("sms", "telegram")

@@ -284,8 +284,8 @@ def test_only_a_whole_message_is_a_keyword(text: str) -> None:
 
 
 def test_the_template_sid_is_read_from_the_program_file_and_checked() -> None:
-    from rewards.config import DEMO_PROGRAM_PATH, from_settings, parse_program, to_settings
     from rewards.errors import ConfigError
+    from rewards.program.config import DEMO_PROGRAM_PATH, from_settings, parse_program, to_settings
 
     base = tomllib.loads(DEMO_PROGRAM_PATH.read_text(encoding="utf-8"))
     assert parse_program(base).whatsapp.notice_template_sid is None

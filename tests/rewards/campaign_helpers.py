@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support import T0
 
-from rewards import campaigns, ledger
-from rewards.config import ProgramConfig
-from rewards.fanout import Progress, fan_out
+from rewards import ledger
 from rewards.models import Campaign, CampaignRecipient, Identity, Member, OutboxMessage, Program, Tier
+from rewards.program.config import ProgramConfig
+from rewards.promotions import campaigns
+from rewards.promotions.fanout import Progress, fan_out
 
 CHANNELS = ("telegram", "whatsapp", "sms")
 

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rewards import catalog, members
-from rewards.config import ProgramConfig
 from rewards.models import LedgerEntry, Member, Program, Reward
-from rewards.programs import sync_program
+from rewards.program.config import ProgramConfig
+from rewards.program.programs import sync_program
 
 # The shared fixed clock (tests/support.py); the program fixture is loaded at that instant.
 _T0: datetime = support.T0

@@ -8,9 +8,10 @@ import pytest
 from campaign_helpers import add_identity, add_member
 from sqlalchemy import select
 
-from rewards import audiences, ledger, redemption
+from rewards import ledger, redemption
 from rewards.errors import InvalidInput
 from rewards.models import Member
+from rewards.promotions import audiences
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 

@@ -1,4 +1,4 @@
-"""rewards.config: every rule of the program file, each refusal naming file, key and reason.
+"""rewards.program.config: every rule of the program file, each refusal naming file, key and reason.
 
 Each case writes a real TOML file into tmp_path: a valid base program with one value
 changed (or removed), then loads it the way ``loyalty serve`` does.
@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from rewards.config import (
+from rewards.errors import ConfigError
+from rewards.program.config import (
     DEMO_PROGRAM_PATH,
     SUPPORTED_LANGUAGES,
     ProgramConfig,
@@ -28,7 +29,6 @@ from rewards.config import (
     parse_program,
     to_settings,
 )
-from rewards.errors import ConfigError
 
 
 class _Delete:
@@ -127,7 +127,7 @@ def test_the_base_program_loads(tmp_path: Path) -> None:
 
 def test_the_demo_file_loads_as_the_brief_describes() -> None:
     config = load_program_file(DEMO_PROGRAM_PATH)
-    assert DEMO_PROGRAM_PATH.name == "demo_program.toml" and DEMO_PROGRAM_PATH.parent.name == "rewards"
+    assert DEMO_PROGRAM_PATH.name == "demo_program.toml" and DEMO_PROGRAM_PATH.parent.name == "program"
     assert (config.name, config.currency, config.timezone) == ("Bean There Coffee", "USD", "America/New_York")
     assert config.languages == ("en", "es") and config.default_language == "en"
     assert config.quiet_hours == (time(21, 0), time(9, 0))
@@ -511,7 +511,7 @@ def test_from_settings_fills_keys_added_later_and_refuses_damaged_ones() -> None
 
 def test_the_config_module_stays_free_of_delivery_layers() -> None:
     forbidden = ("flask", "telegram", "twilio", "apscheduler", "bot", "channels", "web", "scheduler")
-    code = ("import sys, rewards.config; "
+    code = ("import sys, rewards.program.config; "
             f"print([m for m in sys.modules if m.split('.')[0] in {forbidden!r}])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2])

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rewards.config import DEMO_PROGRAM_PATH, from_settings, load_program_file, to_settings
-from rewards.config_staff import Staff
 from rewards.errors import ConfigError
+from rewards.program.config import DEMO_PROGRAM_PATH, from_settings, load_program_file, to_settings
+from rewards.program.config_staff import Staff
 
 DEMO = DEMO_PROGRAM_PATH.read_text(encoding="utf-8")
 

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rewards import cron
 from rewards.errors import InvalidInput
+from rewards.promotions import cron
 
 NY = "America/New_York"
 

@@ -12,12 +12,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rewards import campaigns, earning, redemption
-from rewards.campaign_stats import counts
-from rewards.eligibility import Rules, preview
+from rewards import earning, redemption
 from rewards.errors import Refused
-from rewards.fanout import fan_out, send_test
 from rewards.models import Campaign, CampaignRecipient, CampaignRun, Code, OutboxMessage, Program
+from rewards.promotions import campaigns
+from rewards.promotions.campaign_stats import counts
+from rewards.promotions.eligibility import Rules, preview
+from rewards.promotions.fanout import fan_out, send_test
 
 # Every rule here is SQL the two databases must agree on.
 pytestmark = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)

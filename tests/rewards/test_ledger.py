@@ -11,10 +11,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rewards import earning, ledger, members, redemption
-from rewards.config import Expiry
 from rewards.errors import InsufficientPoints, InvalidInput
 from rewards.models import LedgerEntry, Member
-from rewards.programs import sync_program
+from rewards.program.config import Expiry
+from rewards.program.programs import sync_program
 from rewards.standing import standing
 
 DAY = timedelta(days=1)

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from campaign_helpers import add_member, make_campaign, run
 
-from rewards import campaigns, earning
+from rewards import earning
 from rewards.errors import InvalidInput
 from rewards.models import Program
+from rewards.promotions import campaigns
 
 WEEKEND = dict(multiplier="2", offer_from="2026-03-07", offer_until="2026-03-08")  # Sat 00:00 to Mon 00:00 local
 

@@ -1,4 +1,4 @@
-"""rewards/prepared.py: a statement run on the driver gives what SQLAlchemy would give.
+"""rewards/storage/prepared.py: a statement run on the driver gives what SQLAlchemy would give.
 
 Every statement the code runs this way is held here to ``Session.execute`` of the same
 statement, on SQLite and PostgreSQL: the same rows, with the same Python types (aware
@@ -16,9 +16,10 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rewards import bulk, ledger, members, outbox, standing
+from rewards import ledger, members, outbox, standing
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage
-from rewards.prepared import Prepared
+from rewards.storage import bulk
+from rewards.storage.prepared import Prepared
 
 BOTH = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rewards.config import DEMO_PROGRAM_PATH, from_settings, load_program_file, parse_program, to_settings
 from rewards.errors import ConfigError
+from rewards.program.config import DEMO_PROGRAM_PATH, from_settings, load_program_file, parse_program, to_settings
 
 SPEC_EXAMPLE = '''
 [program]

@@ -1,4 +1,4 @@
-"""SQLite writers queue for the database's write lock (rewards/db.py): a waiting writer
+"""SQLite writers queue for the database's write lock (rewards/storage/db.py): a waiting writer
 starts as soon as the lock is free, not after SQLite's own back-off of milliseconds, and
 one that waits past the timeout gets SQLAlchemy's "database is locked" error (which the
 webhooks answer with a 503, so the provider retries)."""
@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from rewards import db
-from rewards.db import make_engine
+from rewards.storage import db
+from rewards.storage.db import make_engine
 
 
 @pytest.fixture

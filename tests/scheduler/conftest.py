@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from support import T0
 
 from rewards import earning, members
-from rewards.config import ProgramConfig
 from rewards.models import Member, OutboxMessage, Program
-from rewards.programs import config_of, sync_program
+from rewards.program.config import ProgramConfig
+from rewards.program.programs import config_of, sync_program
 from scheduler import jobs
 
 CHANNELS = ("terminal",)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from rewards.config import from_settings, parse_program, to_settings
-from rewards.config_automations import Automations
 from rewards.errors import ConfigError
+from rewards.program.config import from_settings, parse_program, to_settings
+from rewards.program.config_automations import Automations
 
 BASE = {"program": {"name": "Tiny", "currency": "USD", "timezone": "America/New_York"}}
 

@@ -42,7 +42,7 @@ def test_expiry_takes_the_oldest_points_net_of_what_was_spent_and_refunded_once(
     with world.sessions.begin() as session:
         from rewards import earning
         from rewards.models import Program
-        from rewards.programs import config_of
+        from rewards.program.programs import config_of
 
         program = session.get(Program, world.program_id)
         earning.refund(session, program, config_of(program), "R-2", T0 + 4 * DAY)
@@ -181,7 +181,7 @@ def test_tier_review_congratulates_when_the_program_lowers_a_threshold(world) ->
     world.configure(tiers=None) if False else None
     from dataclasses import replace
 
-    from rewards.programs import sync_program
+    from rewards.program.programs import sync_program
 
     world.config = replace(config, tiers=(config.tiers[0], replace(config.tiers[1], threshold=500), config.tiers[2]))
     with world.sessions.begin() as session:

@@ -94,7 +94,7 @@ def test_refunded_purchases_and_switched_off_surveys_ask_nothing(world) -> None:
     world.configure(automations={"survey_after_hours": 2})
     from rewards import earning
     from rewards.models import Program
-    from rewards.programs import config_of
+    from rewards.program.programs import config_of
 
     with world.sessions.begin() as session:
         program = session.get(Program, world.program_id)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url
 
 from rewards import apikeys, ledger, members, redemption
-from rewards.config import DEMO_PROGRAM_PATH, load_program_file
 from rewards.models import ApiKey, Campaign, Code, CodeAttempt, LedgerEntry, Member, Purchase, Reward
+from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 from web import database
 from web.app import Runtime, create_app
 from web.cli import cli

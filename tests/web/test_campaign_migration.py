@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
-from rewards.db import make_engine
+from rewards.storage.db import make_engine
 from web import database
 
 

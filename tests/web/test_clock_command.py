@@ -11,8 +11,8 @@ from flask.cli import ScriptInfo
 from running import Running, clean_env, loyalty
 from sqlalchemy.orm import Session, sessionmaker
 
-from rewards.config import DEMO_PROGRAM_PATH
 from rewards.models import Program
+from rewards.program.config import DEMO_PROGRAM_PATH
 from scheduler.clock import Clock
 from web.app import create_app
 from web.cli import cli

@@ -18,8 +18,8 @@ from support import migrated_sqlite_url
 from werkzeug.serving import make_server
 
 from rewards import apikeys, members, redemption
-from rewards.config import DEMO_PROGRAM_PATH, load_program_file
 from rewards.models import Reward
+from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 from web import media
 from web.app import create_app
 from web.cli import cli

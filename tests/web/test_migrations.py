@@ -16,7 +16,7 @@ from web import database
 def empty_engine(request, tmp_path):  # type: ignore[no-untyped-def]
     from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_engine
 
-    from rewards.db import make_engine
+    from rewards.storage.db import make_engine
 
     if request.param == "postgres":
         if not POSTGRES_URL:

@@ -16,11 +16,11 @@ from test_api import BEN, Shop, any_shop, shop  # noqa: F401 - the fixtures
 from bot.handler import respond
 from bot.messages import IncomingMessage
 from rewards import ledger, members
-from rewards.config import DEMO_PROGRAM_PATH, MAX_POINTS, load_program_file
-from rewards.config_staff import Staff
 from rewards.errors import ConfigError
 from rewards.models import LedgerEntry
-from rewards.programs import sync_program
+from rewards.program.config import DEMO_PROGRAM_PATH, MAX_POINTS, load_program_file
+from rewards.program.config_staff import Staff
+from rewards.program.programs import sync_program
 from web.cli import cli
 
 

@@ -178,8 +178,8 @@ def test_web_chat_delivery_records_hold_no_phone_number(any_shop: Shop) -> None:
 
 
 def test_retention_is_a_program_file_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from rewards.config import DEMO_PROGRAM_PATH, load_program_file
     from rewards.errors import ConfigError
+    from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 
     assert load_program_file(DEMO_PROGRAM_PATH).privacy.message_retention_days == 30
     path = tmp_path / "p.toml"

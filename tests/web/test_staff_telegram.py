@@ -16,9 +16,9 @@ from test_telegram_webhook import CHAT, Bot, _settings, join
 
 from rewards import catalog, members, redemption
 from rewards.codes import display
-from rewards.config import DEMO_PROGRAM_PATH
 from rewards.models import Campaign, Member, Purchase
-from rewards.programs import config_of
+from rewards.program.config import DEMO_PROGRAM_PATH
+from rewards.program.programs import config_of
 from web import database
 from web.app import create_app
 

@@ -22,9 +22,9 @@ from bot.outbox_payload import to_payload
 from channels.inbox import notify
 from channels.sender import Sender
 from rewards import ledger, members, outbox
-from rewards.config import DEMO_PROGRAM_PATH
 from rewards.events import PointsEarned
 from rewards.models import Identity, InboundMessage, OutboxMessage
+from rewards.program.config import DEMO_PROGRAM_PATH
 from web import database, wiring
 from web.app import Runtime, create_app
 from web.settings import Settings

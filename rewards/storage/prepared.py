@@ -14,7 +14,7 @@ when it autoflushes, as ``Session.execute`` would; driver errors come out as SQL
 (``OperationalError``, ``IntegrityError``...), a lost connection invalidated.
 
 What it leaves out, and refuses where it can tell: ORM entities, IN lists expanded per
-call (use ``rewards.db.one_of``), rows returned from ``many`` (the driver's executemany),
+call (use ``rewards.storage.db.one_of``), rows returned from ``many`` (the driver's executemany),
 Python-side column defaults other than constants, engine events (these statements are not
 in SQLAlchemy's echo log).
 ``tests/rewards/test_prepared.py`` holds every statement run this way to SQLAlchemy's own
@@ -144,7 +144,7 @@ class Prepared:
     def _compile(self, dialect: Dialect) -> _Plan:
         compiled: Any = self.statement.compile(dialect=dialect)
         if compiled.post_compile_params or compiled.literal_execute_params:
-            raise ValueError("Prepared statements cannot expand IN lists per call (use rewards.db.one_of)")
+            raise ValueError("Prepared statements cannot expand IN lists per call (use rewards.storage.db.one_of)")
         prefetch = compiled.insert_prefetch
         if compiled.update_prefetch or any(not column.default.is_scalar for column in prefetch):
             raise ValueError("Prepared statements apply constant column defaults only (no onupdate)")

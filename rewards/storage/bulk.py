@@ -8,7 +8,7 @@ costs a statement execution per row, and arrays are escaped element by element i
 SQLite gets the driver's executemany (``Prepared.many``, each chunk's datetimes converted
 once), or SQLAlchemy's multi-row INSERTs when rows come back. Both build their statement once per table and shape: building
 an INSERT costs more than running a single-row one. A single row (a webhook's inbound and
-outbox rows) is one plain INSERT, run on the driver (rewards/prepared.py).
+outbox rows) is one plain INSERT, run on the driver (rewards/storage/prepared.py).
 
 Rows are given as the table's Python values (aware datetimes, dicts for JSON) and
 converted here the way the column types would convert them.
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rewards.models import UTCDateTime
-from rewards.prepared import Prepared
+from rewards.storage.prepared import Prepared
 
 
 def _pg_type(column: Any, dialect: Any) -> str:

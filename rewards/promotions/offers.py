@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rewards.bulk import insert_many
 from rewards.codes import new_redemption_code
 from rewards.models import Campaign, CampaignRecipient, Code, Member, Reward
+from rewards.storage.bulk import insert_many
 
 NO_MULTIPLIER = 1000
 

@@ -1,6 +1,6 @@
 """The program file's ``[automations]`` table: which of the clock's jobs run, and when.
 
-Kept apart from ``rewards.config`` (which reads the rest of the file) to keep both small.
+Kept apart from ``rewards.program.config`` (which reads the rest of the file) to keep both small.
 Pure: no database, no clock; must not import APScheduler (scheduler/ reads these rules).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rewards.config_fields import MISSING, Table, describe
+from rewards.program.config_fields import MISSING, Table, describe
 
 _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")  # ASCII: \d takes "０９:００"
 

@@ -2,7 +2,7 @@
 
 ``fan_out(session, campaign, now, channels)`` runs the campaign's due run: it streams the
 audience in chunks (keyset pagination on member id), decides each member
-(rewards/eligibility.py), issues coupon codes, queues the messages with
+(rewards/promotions/eligibility.py), issues coupon codes, queues the messages with
 ``outbox.enqueue_many`` and records every recipient, queued or skipped with its reason.
 With ``limit`` it stops after that many members and says whether the run is done; the
 caller commits between calls, so a big audience never holds one long transaction (on
@@ -29,15 +29,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rewards import audiences, cron, members, outbox
-from rewards.bulk import insert_many
-from rewards.campaigns import dedupe_key, dedupe_prefix
+from rewards import members, outbox
 from rewards.codes import display
-from rewards.eligibility import CHUNK, Decision, Rules, candidates, decide
 from rewards.errors import Refused
 from rewards.models import Campaign, CampaignRecipient, CampaignRun, Member, OutboxMessage, Program
-from rewards.offers import Coupon, issue_coupons
-from rewards.programs import config_of
+from rewards.program.programs import config_of
+from rewards.promotions import audiences, cron
+from rewards.promotions.campaigns import dedupe_key, dedupe_prefix
+from rewards.promotions.eligibility import CHUNK, Decision, Rules, candidates, decide
+from rewards.promotions.offers import Coupon, issue_coupons
+from rewards.storage.bulk import insert_many
 
 TEST_CODE = "TEST-CODE-XXXXX"
 

@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from rewards import audiences
-from rewards.config import ProgramConfig
 from rewards.localtime import quiet_hours_end, zone_for_phone
 from rewards.models import SKIP_REASONS, CampaignRecipient, Identity, Member
+from rewards.program.config import ProgramConfig
+from rewards.promotions import audiences
 
 WEEK = timedelta(days=7)
 WHATSAPP_WINDOW = timedelta(hours=24)

@@ -1,7 +1,7 @@
 """Reading one table of the program file: typed getters that refuse a wrong value with
 ``ConfigError`` naming the file, the table/key path and the reason.
 
-Used by ``rewards.config`` only; it knows TOML values, not the program's rules.
+Used by ``rewards.program.config`` only; it knows TOML values, not the program's rules.
 """
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from rewards.config import ProgramConfig, from_settings, to_settings
 from rewards.errors import NotFound
 from rewards.models import Program, Reward, Tier
+from rewards.program.config import ProgramConfig, from_settings, to_settings
 
 _config_cache: dict[tuple[int, str], ProgramConfig] = {}
 

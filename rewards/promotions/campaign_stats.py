@@ -1,5 +1,5 @@
 """Per-campaign counts, read from the recipients table joined to each recipient's outbox row
-(through the outbox's unique dedupe key, rewards/campaigns.py ``recipient_key``):
+(through the outbox's unique dedupe key, rewards/promotions/campaigns.py ``recipient_key``):
 
     targeted   audience members decided, over all runs
     queued     messages written to the outbox
@@ -21,8 +21,8 @@ from datetime import timedelta
 from sqlalchemy import and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from rewards.campaigns import recipient_key
 from rewards.models import SKIP_REASONS, Campaign, CampaignRecipient, CampaignRun, Code, OutboxMessage, Purchase
+from rewards.promotions.campaigns import recipient_key
 
 DELIVERED = ("delivered", "read")
 UNDELIVERED = ("undelivered", "failed")

@@ -4,7 +4,7 @@
     telegram = ["123456789"]        # Telegram user ids (a private chat's id is the user's)
     phones = ["+15550000009"]       # E.164 senders on WhatsApp or SMS
 
-Kept apart from ``rewards.config`` (which reads the rest of the file) to keep both small.
+Kept apart from ``rewards.program.config`` (which reads the rest of the file) to keep both small.
 Pure: no database, no clock; must not import Flask, Telegram, Twilio, ``bot`` or ``channels``.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rewards.config_fields import MISSING, Table, describe
 from rewards.errors import InvalidInput
 from rewards.phones import parse_phone
+from rewards.program.config_fields import MISSING, Table, describe
 
 # Telegram user ids are positive integers (up to 52 bits today); negative ids are groups,
 # where staff commands are never read.

@@ -25,12 +25,12 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from rewards.config_automations import Automations, parse_automations
-from rewards.config_fields import MISSING, Table, describe, suggestion
-from rewards.config_privacy import Privacy, parse_privacy
-from rewards.config_staff import Staff, parse_staff, staff_from_settings
 from rewards.errors import ConfigError
 from rewards.inputs import ascii_decimal
+from rewards.program.config_automations import Automations, parse_automations
+from rewards.program.config_fields import MISSING, Table, describe, suggestion
+from rewards.program.config_privacy import Privacy, parse_privacy
+from rewards.program.config_staff import Staff, parse_staff, staff_from_settings
 
 SUPPORTED_LANGUAGES = ("en", "es")
 DEMO_PROGRAM_PATH = Path(__file__).with_name("demo_program.toml")

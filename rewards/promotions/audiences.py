@@ -33,12 +33,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, extract, not_, select, true
 
-from rewards.config import ProgramConfig
-from rewards.config_fields import suggestion
 from rewards.errors import InvalidInput
 from rewards.inputs import ascii_digits
 from rewards.localtime import FIRST_DAY, LAST_DAY, parse_local
 from rewards.models import Code, Identity, Member, Tier
+from rewards.program.config import ProgramConfig
+from rewards.program.config_fields import suggestion
 
 CHANNELS = ("telegram", "whatsapp", "sms", "web", "terminal")
 FILTERS = ("all", "tier", "channel", "language", "inactive_days", "birthday_month", "min_balance",

@@ -1,6 +1,6 @@
 """The program file's ``[privacy]`` table: how long message records keep personal data.
 
-Kept apart from ``rewards.config`` (which reads the rest of the file) to keep both small.
+Kept apart from ``rewards.program.config`` (which reads the rest of the file) to keep both small.
 Pure: no database, no clock.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rewards.config_fields import Table
+from rewards.program.config_fields import Table
 
 MAX_RETENTION_DAYS = 3650
 
