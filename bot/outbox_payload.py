@@ -2,7 +2,8 @@
 ``bot``), and back again for the sender.
 
 ``{"text": ..., "buttons": [[title, payload], ...], "image": {"kind", "data", "filename"} | null,
-"hint": ... | null}``. The reply's kind is not here: it is the outbox row's ``kind`` column.
+"hint": ... | null}``, and on the web chat ``"said"``: the customer's words it answers
+(channels/webchat.py). The reply's kind is not here: it is the outbox row's ``kind`` column.
 """
 from __future__ import annotations
 

@@ -32,19 +32,24 @@ class Received:
 
 def receive(
     session: Session, message: IncomingMessage, now: datetime, channels: Collection[str],
-    settings: BotSettings | None = None,
+    settings: BotSettings | None = None, said: str | None = None,
 ) -> Received:
     """Handle one incoming message. ``channels`` are the channels that can deliver now (for
-    notices to other members)."""
+    notices to other members). ``said``: the customer's words, kept in the first reply's
+    payload for a channel that draws the conversation again from the outbox (the web chat);
+    they are erased with that reply."""
     if message.provider_message_id is not None and not inbound.first_delivery(
         session, message.program_id, message.channel, message.provider_message_id, now
     ):
         return Received(duplicate=True, queued=0)
     handled = quick.answer(session, message, now) or respond(session, message, now, settings)
     queued = 0
-    for reply in handled.replies:
+    for index, reply in enumerate(handled.replies):
+        payload = to_payload(reply)
+        if index == 0 and said:
+            payload["said"] = said
         outbox.enqueue(
-            session, message.program_id, message.channel, message.address, to_payload(reply), reply.kind, now,
+            session, message.program_id, message.channel, message.address, payload, reply.kind, now,
             member_id=handled.member_id, ephemeral=reply.ephemeral,
         )
         queued += 1

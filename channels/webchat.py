@@ -5,18 +5,26 @@ in the webhook's transaction, claimed and "sent" by the sender under its rate li
 adapter's send only returns a synthetic id, and the page reads the sent rows for its
 address (the customer's E.164 phone) by polling. Buttons are drawn as buttons, so the
 text-only hint is left out; a QR is fetched as a PNG by the outbox row's id.
+
+What the customer said is kept in the payload of the first reply it got (``receive``), so a
+page opened again for the number draws both sides. Kept there and nowhere else, it is erased
+with the reply: at "delete my data" and after the retention period, like the bot's words.
 """
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.messages import Reply
+from bot.messages import IncomingMessage, Reply
 from bot.outbox_payload import from_payload
+from bot.turn import BotSettings
+from channels import inbox
 from rewards.models import OutboxMessage
 
 NAME = "web"
@@ -41,12 +49,21 @@ class Page:
     more: bool  # there may be more sent rows past ``cursor`` already
 
 
+def receive(
+    session: Session, message: IncomingMessage, now: datetime, channels: Collection[str],
+    settings: BotSettings | None = None,
+) -> inbox.Received:
+    """``channels.inbox.receive``, keeping the customer's words with the first reply."""
+    return inbox.receive(session, message, now, channels, settings, said=message.text)
+
+
 def render(row: OutboxMessage) -> dict[str, Any]:
     """One sent row as the page's JSON (the image as a flag; the web layer makes the URL)."""
     reply = from_payload(dict(row.payload), row.kind)
     return {
         "id": row.id,
         "kind": row.kind,
+        "said": row.payload.get("said"),  # the customer's message this answers, if any
         "text": reply.text,
         # ``choices``: a share-phone button means nothing here, the page knows the number.
         "buttons": [{"title": b.title, "payload": b.payload} for b in reply.choices],

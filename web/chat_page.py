@@ -134,7 +134,7 @@ def post_message() -> Any:
             provider_message_id=hashlib.sha256(f"{phone}:{client_id}".encode()).hexdigest() if client_id else None,
             phone=phone, payload=payload,
         )
-        received = rt.receive(message)
+        received = rt.receive(message, via=webchat.receive)
     except UNAVAILABLE as error:
         raise _unavailable(error) from None
     except LoyaltyError as error:

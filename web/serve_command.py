@@ -75,7 +75,7 @@ def serve_command(ctx: click.Context, host: str, port: int, no_clock: bool) -> N
     base = f"http://{host}:{server.port}"
     for line in [
         f"serving on {base}",
-        f"  chat as a customer:  {base}/chat",
+        *([f"  chat as a customer:  {base}/chat"] if rt.settings.web_chat else []),  # off, it is a 404
         f"  health check:        {base}/healthz",
         *sender_runtime.channel_lines(rt.settings, service.channels),
         f"sender: in this process, woken at once ({sender_runtime.describe(limits, service.channels)})",

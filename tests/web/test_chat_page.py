@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
-import shutil
-import subprocess
-import threading
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +15,10 @@ import pytest
 import zxingcpp
 from flask import Flask
 from PIL import Image
+from running import Running, clean_env, http, loyalty
 from sqlalchemy import func, select
 from support import T0, migrated_sqlite_url
 from test_api import BEN, Shop, _settings
-from werkzeug.serving import make_server
 
 from bot.messages import Image as QrImage
 from bot.messages import Reply
@@ -31,7 +28,7 @@ from channels.sender import Sender
 from rewards import outbox
 from rewards.models import InboundMessage, OutboxMessage
 from web.app import create_app
-from web.sender_runtime import for_runtime, limits
+from web.sender_runtime import limits
 from web.wiring import build_adapters
 
 NEWCOMER = "+15550001111"
@@ -293,6 +290,8 @@ def test_the_page_can_be_turned_off(tmp_path: Path) -> None:
     app: Flask = create_app(dataclasses.replace(settings, web_chat=False))
     client = app.test_client()
     assert client.get("/chat").status_code == 404
+    home = client.get("/").get_data(as_text=True)
+    assert "/chat" not in home and "loyalty chat --as" in home, "no link to a page that is off"
     assert client.post("/chat/messages", json={"phone": NEWCOMER, "text": "hi"}, headers=CSRF).status_code == 404
     assert "web" not in app.extensions["loyalty"].enabled_channels
     app.extensions["loyalty"].engine.dispose()
@@ -306,42 +305,28 @@ def test_polls_are_cheap_to_repeat(shop: Shop) -> None:
     assert browser.poll() == [] and browser.cursor == cursor
 
 
-# --- the page's own script --------------------------------------------------------------
-
-DRIVER = Path(__file__).with_name("chat_page_driver.js")
-SCRIPT = Path(__file__).resolve().parents[2] / "web" / "static" / "chat.js"
+def test_the_home_page_links_to_the_chat_while_it_is_on(shop: Shop) -> None:
+    assert 'href="/chat"' in shop.client.get("/").get_data(as_text=True)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed: the page's script is not run")
-def test_the_pages_script_talks_to_the_bot_presses_buttons_and_shows_the_qr(shop: Shop) -> None:
-    """web/static/chat.js itself, run by Node on a small fake DOM, against the app served
-    over HTTP with the sender on a thread, as `loyalty serve` runs them."""
-    server = make_server("127.0.0.1", 0, shop.app, threaded=True)
-    service = for_runtime(shop.rt, poll_seconds=0.5)
-    shop.rt.wake_sender = service.wake
-    service.start()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        run = subprocess.run(
-            ["node", str(DRIVER), f"http://127.0.0.1:{server.port}", str(SCRIPT), BEN,
-             "rewards", "button:Free coffee: 500 pts", "button:Yes"],
-            capture_output=True, text=True, timeout=60,
-        )
-    finally:
-        server.shutdown()
-        service.stop()
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout)
-    said = [(b["who"], b["text"]) for b in result["bubbles"]]
-    assert said[0] == ("msg you", "rewards") and said[2] == ("msg you", "Free coffee: 500 pts")
-    assert "Free coffee: 500 pts" in result["bubbles"][1]["buttons"]
-    assert result["bubbles"][3]["buttons"] == ["Yes", "No"]
-    qr = result["bubbles"][-1]
-    assert qr["who"] == "msg bot" and "Show this code at the counter" in qr["text"]
-    assert qr["image"] and qr["image"].startswith("/chat/qr/")
-    png = shop.client.get(qr["image"])
-    code = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))[0].text
-    assert code.replace("-", "") in qr["text"].replace("-", "")
-    assert result["status"] == ""
-    posts = [r for r in result["requests"] if r["method"] == "POST"]
-    assert len(posts) == 3 and all(r["headers"].get("X-Loyalty-Chat") == "1" for r in posts)
+def test_loyalty_serve_names_the_chat_page_only_while_it_is_on(tmp_path: Path) -> None:
+    env = clean_env(f"sqlite:///{tmp_path / 'off.db'}", tmp_path, LOYALTY_WEB_CHAT="off")
+    with Running(loyalty("serve", "--port", "0", "--no-clock"), env, tmp_path) as serve:
+        base = serve.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
+        serve.wait_for("Ctrl-C to stop")
+        assert http("GET", f"{base}/chat")[0] == 404
+        assert serve.stop(signal.SIGINT) == 0
+    assert f"{base}/chat" not in serve.output and "chat as a customer" not in serve.output
+    assert "web       off  set LOYALTY_WEB_CHAT=on for the /chat demo page" in serve.output
+
+
+def test_a_number_typed_again_gets_the_customers_own_words_back_with_the_replies(shop: Shop) -> None:
+    """What the customer said comes with the first reply it got: the page draws both sides."""
+    browser = Browser(shop, NEWCOMER)
+    browser.say("hi")
+    browser.press("Yes")
+    browser.say("how many points do I have?")
+    again = Browser(shop, NEWCOMER).poll()
+    assert [m["said"] for m in again if m["said"]] == ["hi", "Yes", "how many points do I have?"]
+    assert again[0]["said"] == "hi" and "Reply YES or NO" in again[0]["text"]
+    assert Browser(shop, "+15550001112").poll() == [], "another number sees none of it"

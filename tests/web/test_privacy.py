@@ -29,7 +29,8 @@ PHONE_FORMS = (LUCIA, LUCIA.lstrip("+"))
 def personal_data_left(engine: Any, *also: str) -> list[str]:
     """Every text, string, JSON and date column of every table, searched for Lucía (and
     ``also``: other people's addresses that must be gone too)."""
-    needles = PHONE_FORMS + (CHAT_ID, NAME, "Quintanilla") + also
+    # "14/05/1990": her own words on the web chat, kept with the bot's reply to them
+    needles = PHONE_FORMS + (CHAT_ID, NAME, "Quintanilla", "14/05/1990") + also
     found = []
     inspector = inspect(engine)
     tables = {table: inspector.get_columns(table) for table in inspector.get_table_names() if table != "alembic_version"}

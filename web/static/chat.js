@@ -1,4 +1,5 @@
-// The /chat page: post what the customer says, poll for the bot's replies.
+// The /chat page: post what the customer says, poll for the bot's replies (each with the
+// customer's words it answers, so a number opened again shows both sides).
 // Every reply comes through the outbox like on any channel, so the page polls
 // GET /chat/messages quickly right after it posts and slowly otherwise (for notices,
 // such as points from a purchase at the till).
@@ -19,6 +20,8 @@
   var timer = null;
   var polling = false;
   var fastUntil = 0;
+  var following = true; // the log is scrolled to its end
+  var unanswered = []; // what this page sent and drew, not yet seen with a reply
 
   function say(text) { status.textContent = text || ""; }
   function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
@@ -30,6 +33,12 @@
     return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
 
+  // The log scrolls, not the page: the newest message is kept in view while the reader is
+  // at the end, and left alone while they scroll back to read.
+  function atEnd() { return log.scrollHeight - log.scrollTop - log.clientHeight < 48; }
+  function toEnd() { if (following) { log.scrollTop = log.scrollHeight; } }
+  log.addEventListener("scroll", function () { following = atEnd(); });
+
   function bubble(who, text) {
     var div = document.createElement("div");
     div.className = "msg " + who;
@@ -39,20 +48,34 @@
       div.appendChild(p);
     }
     log.appendChild(div);
-    log.scrollTop = log.scrollHeight;
     return div;
+  }
+
+  function showOwn(text) {
+    following = true; // what you just said: back to the end
+    bubble("you", text);
+    toEnd();
+  }
+
+  function showSaid(said) {
+    // What the customer said, kept with the reply it got: drawn when the page did not draw
+    // it as it was sent (a number opened again). Sent words with no reply are passed over.
+    var at = unanswered.indexOf(said);
+    if (at >= 0) { unanswered.splice(0, at + 1); return; }
+    bubble("you", said);
   }
 
   function showBot(message) {
     if (seen.has(message.id)) { return; }
     seen.add(message.id);
+    if (message.said) { showSaid(message.said); }
     var div = bubble(message.kind === "reply" ? "bot" : "bot notice", message.text);
     if (message.image) {
       var img = document.createElement("img");
       img.className = "qr";
       img.alt = "QR code: show it at the counter";
       img.src = message.image;
-      img.addEventListener("load", function () { log.scrollTop = log.scrollHeight; });
+      img.addEventListener("load", toEnd);
       div.appendChild(img);
     }
     if (message.buttons.length) {
@@ -67,6 +90,7 @@
       });
       div.appendChild(row);
     }
+    toEnd();
   }
 
   function schedule(ms) {
@@ -111,7 +135,8 @@
 
   async function send(fields, shown) {
     if (!phone) { return; }
-    bubble("you", shown);
+    showOwn(shown);
+    unanswered.push(fields.text);
     var body = JSON.stringify(Object.assign({ phone: phone, id: newId() }, fields));
     for (var attempt = 1; attempt <= 3; attempt++) {
       try {
@@ -141,6 +166,8 @@
     phone = value;
     cursor = 0;
     seen = new Set();
+    unanswered = [];
+    following = true;
     log.textContent = "";
     try { localStorage.setItem("loyalty-chat-phone", value); } catch (error) { /* private mode */ }
     textInput.disabled = false;
