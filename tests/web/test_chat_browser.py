@@ -1,0 +1,180 @@
+"""The /chat page in a real browser (Chromium, driven by Playwright), on a phone and on a
+desktop window: the app served over HTTP with the sender on a thread, as `loyalty serve`
+runs them. A conversation that ends in a redemption leaves the newest message, the QR and
+the message box on screen; buttons send what they say; a number opened again shows the
+customer's own messages as well as the bot's. Every wait is Playwright's own (a locator's
+auto-wait, ``expect``): nothing sleeps."""
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zxingcpp
+from PIL import Image
+from support import migrated_sqlite_url
+from test_api import Shop, _settings
+from werkzeug.serving import make_server
+
+from web.app import create_app
+from web.sender_runtime import for_runtime
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium): the /chat page is not tried in a browser",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
+expect = sync_api.expect
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+NEWCOMER = "+15550001111"
+# A notice after a purchase comes with the page's slow poll (every 3 s): room for that.
+WAIT_MS = 15_000
+# hi, Yes, (a purchase at the till), rewards, Free coffee, yes: the customer's side of it.
+SAID = ["hi", "Yes", "rewards", "Free coffee: 500 pts", "yes"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Shop, str]]:
+    """The demo shop over HTTP, the sender woken after each commit."""
+    shop = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / "browser.db"), tmp_path)))
+    server = make_server("127.0.0.1", 0, shop.app, threaded=True)
+    service = for_runtime(shop.rt, poll_seconds=0.5)
+    shop.rt.wake_sender = service.wake
+    service.start()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield shop, f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        service.stop()
+        shop.audit()
+        shop.rt.engine.dispose()
+
+
+def open_chat(chromium: Any, base: str, viewport: dict[str, int], phone: str) -> Any:
+    page = chromium.new_page(viewport=viewport)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{base}/chat")
+    page.fill("#phone", phone)
+    page.click("#who button")
+    expect(page.locator("#text")).to_be_enabled()
+    return page
+
+
+def say(page: Any, text: str) -> None:
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def press(page: Any, title: str) -> None:
+    """The newest button with this title (older menus stay on the page)."""
+    page.locator("#log .buttons button", has_text=title).last.click()
+
+
+def bot_says(page: Any, text: str) -> None:
+    expect(page.locator("#log .msg.bot").last).to_contain_text(text, timeout=WAIT_MS)
+
+
+def assert_in_view(page: Any, selector: str) -> None:
+    """``selector``'s last element is wholly on screen: inside the window's height and, in
+    the conversation, not hidden in its scrolled-away part."""
+    element = page.locator(selector).last
+    expect(element).to_be_in_viewport(ratio=1, timeout=WAIT_MS)
+    box = element.bounding_box()
+    height = page.evaluate("window.innerHeight")
+    assert box is not None
+    assert 0 <= box["y"] and box["y"] + box["height"] <= height, f"{selector} at {box}, the window is {height} high"
+    if selector.startswith("#log "):
+        log = page.locator("#log").bounding_box()
+        assert log is not None
+        assert log["y"] - 1 <= box["y"] and box["y"] + box["height"] <= log["y"] + log["height"] + 1, \
+            f"{selector} at {box} is scrolled out of the conversation at {log}"
+
+
+def redeem(shop: Shop, page: Any) -> None:
+    """A newcomer joins with the button, buys at the till, and redeems a free coffee."""
+    say(page, "hi")
+    bot_says(page, "Reply YES or NO")
+    press(page, "Yes")
+    bot_says(page, "Tier: Bronze")
+    bought = shop.post("/purchases", {"customer": NEWCOMER, "amount": "50.00", "receipt_id": "R-B1"})
+    assert bought.status_code == 201, bought.json
+    bot_says(page, "+500 points. Balance: 550.")
+    say(page, "rewards")
+    bot_says(page, "Rewards (you have 550 points)")
+    press(page, "Free coffee: 500 pts")
+    bot_says(page, "Redeem Free coffee for 500 points?")
+    say(page, "yes")
+    bot_says(page, "Show this code at the counter")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_after_a_redemption_the_newest_message_and_the_qr_are_in_view(
+    chromium: Any, served: tuple[Shop, str], viewport: dict[str, int],
+) -> None:
+    shop, base = served
+    page = open_chat(chromium, base, viewport, NEWCOMER)
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    redeem(shop, page)
+
+    qr = page.locator("#log img.qr").last
+    expect(qr).to_have_js_property("complete", True)
+    assert qr.evaluate("img => img.naturalWidth") > 0, "the QR image did not load"
+    assert_in_view(page, "#log .msg")
+    assert_in_view(page, "#log img.qr")
+    assert_in_view(page, "#text")
+    assert page.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight"), "the page itself scrolls"
+
+    png = shop.client.get(qr.get_attribute("src"))
+    code = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))[0].text
+    assert code.replace("-", "") in page.locator("#log .msg.bot").last.inner_text().replace("-", "")
+    assert page.locator("#status").inner_text() == ""
+    assert [r.post_data_json.get("text") for r in posts] == SAID
+    assert all(r.headers.get("x-loyalty-chat") == "1" for r in posts)
+    page.close()
+
+
+def test_a_number_opened_again_shows_both_sides_of_the_conversation(chromium: Any, served: tuple[Shop, str]) -> None:
+    shop, base = served
+    first = open_chat(chromium, base, PHONE, NEWCOMER)
+    redeem(shop, first)
+    drawn = first.locator("#log .msg").all_inner_texts()
+    first.close()
+
+    again = open_chat(chromium, base, PHONE, NEWCOMER)  # another tab, the same number typed
+    bot_says(again, "Show this code at the counter")
+    assert again.locator("#log .msg").all_inner_texts() == drawn, "the same conversation, in the same order"
+    assert again.locator("#log .msg.you").all_inner_texts() == SAID
+    assert_in_view(again, "#log img.qr")
+    again.close()
+
+
+def test_buttons_send_their_choice(chromium: Any, served: tuple[Shop, str]) -> None:
+    _, base = served
+    page = open_chat(chromium, base, DESKTOP, "+15550000002")  # Ben, a demo member
+    say(page, "hi")
+    bot_says(page, "Tier: Gold")
+    press(page, "Balance")
+    expect(page.locator("#log .msg.you").last).to_have_text("Balance")
+    expect(page.locator("#log .msg.bot")).to_have_count(3)
+    bot_says(page, "You have 3,466 points")
+    assert_in_view(page, "#log .msg")
+    page.close()
