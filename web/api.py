@@ -24,7 +24,7 @@ from rewards.program.config import ProgramConfig
 from rewards.program.programs import config_of
 from rewards.standing import standing
 from web import json_body
-from web.app import UNAVAILABLE, SetupError, runtime
+from web.runtime import UNAVAILABLE, SetupError, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

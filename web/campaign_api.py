@@ -16,7 +16,7 @@ from rewards.promotions import audiences, campaigns
 from rewards.promotions.campaign_stats import counts
 from rewards.promotions.eligibility import Rules, preview
 from web.api import OPENAPI, ApiError, Call, _body, _json, _param, _responses, bp, endpoint
-from web.app import runtime
+from web.runtime import runtime
 
 FIELDS = ("name", "text", "image_url", "audience", "send_at", "cron", "now", "offer")
 OFFER_FIELDS = {"multiplier": ("kind", "factor", "starts_at", "ends_at"), "coupon": ("kind", "reward")}

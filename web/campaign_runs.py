@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from scheduler import campaigns
 from scheduler.campaigns import BATCH, RunTotals
-from web.app import Runtime
+from web.runtime import Runtime
 
 __all__ = ["BATCH", "RunTotals", "run_campaign", "send_due"]
 

@@ -26,7 +26,7 @@ from rewards.models import Program
 from rewards.phones import parse_phone
 from rewards.qr import qr_png
 from web import json_body
-from web.app import UNAVAILABLE, SetupError, runtime
+from web.runtime import UNAVAILABLE, SetupError, runtime
 
 log = logging.getLogger("loyalty.chat")
 bp = Blueprint("chat", __name__, url_prefix="/chat", template_folder="templates", static_folder="static")

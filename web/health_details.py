@@ -16,7 +16,7 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from rewards import channel_health
-from web.app import runtime
+from web.runtime import runtime
 
 
 def init_app(app: Flask) -> None:

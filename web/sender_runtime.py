@@ -39,7 +39,7 @@ from web import wiring
 from web.settings import Settings
 
 if TYPE_CHECKING:
-    from web.app import Runtime
+    from web.runtime import Runtime
 
 log = logging.getLogger("loyalty.sender")
 

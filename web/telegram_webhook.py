@@ -23,7 +23,7 @@ from channels import telegram
 from rewards.errors import LoyaltyError
 from rewards.phones import mask
 from web import json_body
-from web.app import UNAVAILABLE, Runtime, SetupError, runtime
+from web.runtime import UNAVAILABLE, Runtime, SetupError, runtime
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USERNAME_RETRY_SECONDS = 60.0

@@ -20,7 +20,7 @@ from channels import twilio_inbound
 from channels.twilio import CHANNELS, SMS, WHATSAPP
 from rewards.errors import LoyaltyError
 from rewards.phones import mask
-from web.app import UNAVAILABLE, Runtime, runtime
+from web.runtime import UNAVAILABLE, Runtime, runtime
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from rewards import apikeys, ledger, members, redemption
 from rewards.models import ApiKey, Campaign, Code, CodeAttempt, LedgerEntry, Member, Purchase, Reward
 from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 from web import database
-from web.app import Runtime, create_app
+from web.app import create_app
+from web.runtime import Runtime
 from web.cli import cli
 from web.settings import Settings
 

@@ -24,7 +24,7 @@ from web import media
 from web.app import create_app
 from web.cli import cli
 from web.redaction import redact
-from web.serve_command import QuietRequestHandler
+from web.cli.serve import QuietRequestHandler
 from web.settings import Settings
 
 BEN = "+15550000002"

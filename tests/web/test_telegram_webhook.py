@@ -25,7 +25,8 @@ from channels.telegram import TelegramAdapter
 from rewards import apikeys, ledger, members, referrals
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Referral
 from web import database
-from web.app import Runtime, create_app
+from web.app import create_app
+from web.runtime import Runtime
 from web.cli import cli
 from web.settings import Settings
 from web.telegram_webhook import SECRET_HEADER

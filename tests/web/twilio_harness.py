@@ -26,7 +26,8 @@ from rewards.events import PointsEarned
 from rewards.models import Identity, InboundMessage, OutboxMessage
 from rewards.program.config import DEMO_PROGRAM_PATH
 from web import database, wiring
-from web.app import Runtime, create_app
+from web.app import create_app
+from web.runtime import Runtime
 from web.settings import Settings
 
 PUBLIC = "https://loyalty.example.com"

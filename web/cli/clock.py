@@ -17,8 +17,8 @@ import click
 
 from rewards.program.config import ProgramConfig
 from scheduler.clock import CAMPAIGN_MINUTES, PRIVACY_MINUTES, SURVEY_MINUTES, AdvisoryLock, Clock
-from web.app import Runtime, runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import Runtime, runtime
 
 
 class Running(NamedTuple):
@@ -65,7 +65,7 @@ def describe(config: ProgramConfig) -> list[str]:
     ]
 
 
-@command(cli, "clock")
+@command("clock")
 @click.option("--once", is_flag=True, help="Run every job once now and exit (a check, or a setup driven by cron).")
 def clock_command(once: bool) -> None:
     """Run the scheduler: campaigns, points expiry and reminders, birthdays, win-back, tier
@@ -108,3 +108,6 @@ def clock_command(once: bool) -> None:
         click.echo("stopping: a running job finishes its chunk")
         running.stop()
         click.echo("clock stopped")
+
+
+COMMANDS: tuple[click.Command, ...] = (clock_command,)

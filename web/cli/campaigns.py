@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from flask.cli import AppGroup
 
 from rewards import members
 from rewards.localtime import show
@@ -14,9 +15,9 @@ from rewards.promotions import audiences, campaigns
 from rewards.promotions.campaign_stats import counts
 from rewards.promotions.eligibility import Preview, Rules, preview
 from rewards.promotions.fanout import send_test
-from web.app import runtime
 from web.campaign_runs import RunTotals, run_campaign, send_due
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 REASONS = {
     "no_consent": "no marketing consent",
@@ -27,7 +28,7 @@ REASONS = {
 }
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def campaign() -> None:
     """Promotions: create, preview, send and measure campaigns."""
 
@@ -86,7 +87,7 @@ def _finished(totals: RunTotals) -> None:
                + f", {totals.skipped:,} skipped" + (f" ({reasons})" if reasons else ""))
 
 
-@command(campaign, "create")
+@command("create", group=campaign)
 @click.option("--name", required=True, help="For you: shown in lists and counts.")
 @click.option("--text", required=True, help="The message. With --coupon, {code} is replaced by the member's code.")
 @click.option("--image", "image_url", metavar="URL", help="A picture to send with it (https address).")
@@ -109,7 +110,7 @@ def create_command(name: str, text: str, image_url: str | None, staff: str, **gi
         _finished(run_campaign(rt, campaign_id, on_progress=_progress))
 
 
-@command(campaign, "list")
+@command("list", group=campaign)
 def list_command() -> None:
     """The newest campaigns first."""
     rt = runtime()
@@ -123,7 +124,7 @@ def list_command() -> None:
             click.echo(f"{c.id:>5}  {c.status:<9}  {when:<22}  {c.name}  [{audiences.describe(c.audience)}]")
 
 
-@command(campaign, "show")
+@command("show", group=campaign)
 @click.argument("campaign_id")
 def show_command(campaign_id: str) -> None:
     """A campaign and its counts: targeted, queued, sent, delivered, failed, skipped, converted."""
@@ -148,7 +149,7 @@ def show_command(campaign_id: str) -> None:
         click.echo(f"  converted {c.converted:,}{rate}: purchased or redeemed within {c.conversion_days} days")
 
 
-@command(campaign, "preview")
+@command("preview", group=campaign)
 @click.argument("campaign_id", required=False)
 @_schedule_options
 def preview_command(campaign_id: str | None, **given: Any) -> None:
@@ -173,7 +174,7 @@ def preview_command(campaign_id: str | None, **given: Any) -> None:
         _echo_preview(preview(session, audience, rules))
 
 
-@command(campaign, "test-send")
+@command("test-send", group=campaign)
 @click.argument("campaign_id")
 @click.option("--to", "to", required=True, metavar="PHONE", help="A member's phone or member code (yours).")
 def test_send_command(campaign_id: str, to: str) -> None:
@@ -187,7 +188,7 @@ def test_send_command(campaign_id: str, to: str) -> None:
         click.echo(f"test message queued for member {member.code} on {message.channel}")
 
 
-@command(campaign, "cancel")
+@command("cancel", group=campaign)
 @click.argument("campaign_id")
 def cancel_command(campaign_id: str) -> None:
     """Stop a campaign: no more runs; messages still waiting are withdrawn."""
@@ -199,7 +200,7 @@ def cancel_command(campaign_id: str) -> None:
         click.echo(f'campaign {found.id} "{found.name}" cancelled; {withdrawn:,} waiting messages withdrawn')
 
 
-@command(campaign, "send-due")
+@command("send-due", group=campaign)
 @click.option("--batch", default=5000, show_default=True, help="Members per transaction.")
 def send_due_command(batch: int) -> None:
     """Fan out every campaign that is due now (the clock does this on its own)."""
@@ -212,3 +213,6 @@ def send_due_command(batch: int) -> None:
         click.echo("no campaign is due")
     for totals in done:
         _finished(totals)
+
+
+COMMANDS: tuple[click.Command, ...] = (campaign,)

@@ -5,6 +5,7 @@ import json
 import uuid
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from bot.notices import for_events
@@ -14,8 +15,8 @@ from rewards.earning import from_minor
 from rewards.events import Event
 from rewards.phones import mask
 from rewards.standing import standing
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 
 def _echo_events(session: Session, events: list[Event]) -> None:
@@ -31,7 +32,7 @@ def _echo_events(session: Session, events: list[Event]) -> None:
                else "  no chat message queued: the member has not written on a channel that is on")
 
 
-@command(cli, "purchase")
+@command("purchase")
 @click.argument("customer")
 @click.argument("amount")
 @click.option("--receipt", "receipt_id", required=True, help="Receipt id; the same receipt never earns twice.")
@@ -51,7 +52,7 @@ def purchase_command(customer: str, amount: str, receipt_id: str, staff: str) ->
         _echo_events(session, result.events)
 
 
-@command(cli, "refund")
+@command("refund")
 @click.argument("receipt_id")
 @click.option("--staff", default="cli", show_default=True)
 def refund_command(receipt_id: str, staff: str) -> None:
@@ -67,7 +68,7 @@ def refund_command(receipt_id: str, staff: str) -> None:
         _echo_events(session, result.events)
 
 
-@command(cli, "redeem")
+@command("redeem")
 @click.argument("code")
 @click.option("--check", "check_only", is_flag=True, help="Only show what the code is for; do not use it.")
 @click.option("--staff", default="cli", show_default=True, help="Who is redeeming (wrong codes are throttled per staff).")
@@ -87,7 +88,7 @@ def redeem_command(code: str, check_only: bool, staff: str) -> None:
     click.echo(f"{verb}: {reward} (member {member_code})")
 
 
-@command(cli, "adjust")
+@command("adjust")
 @click.argument("customer")
 @click.argument("points", type=int)
 @click.option("--reason", required=True, help="Why: kept in the ledger and shown in the member's history.")
@@ -103,12 +104,12 @@ def adjust_command(customer: str, points: int, reason: str, key: str | None, sta
         click.echo(f"adjusted member {member.code} by {points:+d}: balance {member.balance}")
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def member() -> None:
     """Look up members."""
 
 
-@command(member, "show")
+@command("show", group=member)
 @click.argument("customer")
 @click.option("--json", "as_json", is_flag=True, help="Everything we hold about the member, as JSON.")
 def member_show(customer: str, as_json: bool) -> None:
@@ -127,3 +128,6 @@ def member_show(customer: str, as_json: bool) -> None:
                    + (f" ({progress.points_to_next} to {progress.next_tier.name})" if progress.next_tier else ""))
         for entry in ledger.history(session, found.id, 10):
             click.echo(f"  {entry.created_at:%Y-%m-%d %H:%M}  {entry.amount:+6d}  {entry.reason}")
+
+
+COMMANDS: tuple[click.Command, ...] = (purchase_command, refund_command, redeem_command, adjust_command, member)

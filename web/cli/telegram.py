@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -22,15 +23,15 @@ from channels.sender import Sender
 from rewards.errors import LoyaltyError
 from rewards.models import OutboxMessage
 from web import sender_runtime
-from web.app import Runtime, SetupError, runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import Runtime, SetupError, runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 WEBHOOK_PATH = "/webhooks/telegram"
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
 
 
-@cli.group("telegram")
+@click.group("telegram", cls=AppGroup)
 def telegram_group() -> None:
     """Telegram: register the webhook, or poll without a public URL."""
 
@@ -52,7 +53,7 @@ def _adapter(rt: Runtime, timeout: float = 10.0) -> telegram.TelegramAdapter:
     return telegram.TelegramAdapter(rt.settings.telegram_bot_token, rt.settings.telegram_api_base_url, timeout=timeout)
 
 
-@command(telegram_group, "set-webhook")
+@command("set-webhook", group=telegram_group)
 @_telegram_errors
 def set_webhook_command() -> None:
     """Tell Telegram to send updates to PUBLIC_BASE_URL/webhooks/telegram."""
@@ -80,7 +81,7 @@ def set_webhook_command() -> None:
     click.echo(f"webhook set: Telegram sends @{name}'s messages to {url}")
 
 
-@command(telegram_group, "info")
+@command("info", group=telegram_group)
 @_telegram_errors
 def info_command() -> None:
     """Show the bot's name and where Telegram sends its updates."""
@@ -99,7 +100,7 @@ def info_command() -> None:
         click.echo(f"webhook: none (long polling: `loyalty telegram poll`); {info.pending_update_count} updates waiting")
 
 
-@command(telegram_group, "poll")
+@command("poll", group=telegram_group)
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(0, 50),
               help="Seconds each long poll waits for new updates.")
 @click.option("--max-updates", type=click.IntRange(1), default=None,
@@ -204,3 +205,6 @@ def _drain(rt: Runtime, deadline_seconds: float) -> None:
             return
         stop.wait(0.1)
         waited += 0.1
+
+
+COMMANDS: tuple[click.Command, ...] = (telegram_group,)

@@ -3,19 +3,20 @@ queue again what failed or went stale)."""
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from rewards import outbox
 from rewards.promotions.audiences import CHANNELS
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 
-@cli.group("outbox")
+@click.group("outbox", cls=AppGroup)
 def outbox_group() -> None:
     """Messages waiting to be sent, and those that could not be."""
 
 
-@command(outbox_group, "retry")
+@command("retry", group=outbox_group)
 @click.option("--channel", type=click.Choice(CHANNELS), help="Only messages of this channel.")
 @click.option("--campaign", "campaign_id", type=click.IntRange(min=1), metavar="ID",
               help="Only the messages of this campaign.")
@@ -35,3 +36,6 @@ def retry_command(channel: str | None, campaign_id: int | None, status: str) -> 
         return
     click.echo(f"queued again: {queued} message{'s' if queued != 1 else ''}{where} {what} before; "
                "the sender takes them from now")
+
+
+COMMANDS: tuple[click.Command, ...] = (outbox_group,)

@@ -17,11 +17,11 @@ import click
 
 from rewards.models import OUTBOX_NOTIFY_CHANNEL
 from web import sender_runtime
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 
-@command(cli, "worker")
+@command("worker")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0.01), default=None,
               help="Seconds between looks at the outbox when nothing wakes it  [default: 5 on PostgreSQL, 0.5 on SQLite]")
 @click.option("--report-every", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
@@ -74,3 +74,6 @@ def worker_command(poll_seconds: float | None, report_every: float) -> None:
         click.echo(f"stopped after {elapsed:.0f} s: sent {service.tally.sent} in total"
                    + (f" ({per_channel})" if per_channel else "")
                    + ("" if stopped else "; the sender did not finish in time"))
+
+
+COMMANDS: tuple[click.Command, ...] = (worker_command,)

@@ -10,8 +10,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from rewards.errors import NotFound
 from web import sender_runtime
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 # Replies are woken at once; the poll only finds what other processes queued on SQLite
 # (`loyalty purchase` from another shell) and retries coming due.
@@ -40,7 +40,7 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: the sender finishes its message
 
 
-@command(cli, "serve")
+@command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-clock", is_flag=True, help="Do not run the clock (campaigns, expiry, birthdays...) in this process.")
@@ -52,8 +52,8 @@ def serve_command(ctx: click.Context, host: str, port: int, no_clock: bool) -> N
     """
     from flask import current_app
 
-    from web import clock_command
-    from web.program_commands import demo_command
+    from web.cli import clock as clock_command
+    from web.cli.program import demo_command
 
     rt = runtime()
     with rt.transaction() as session:
@@ -102,3 +102,6 @@ def serve_command(ctx: click.Context, host: str, port: int, no_clock: bool) -> N
             clock.stop()
         stopped = service.stop()
         click.echo(f"stopped (messages sent: {service.tally.sent})" if stopped else "stopped; the sender did not finish in time")
+
+
+COMMANDS: tuple[click.Command, ...] = (serve_command,)

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from rewards import apikeys
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def apikey() -> None:
     """Keys for the REST API (/api/v1)."""
 
 
-@command(apikey, "create")
+@command("create", group=apikey)
 @click.option("--name", required=True, help="What the key is for, e.g. the till or the shop's website.")
 def apikey_create(name: str) -> None:
     """Create a key for the program and print it (once)."""
@@ -26,7 +27,7 @@ def apikey_create(name: str) -> None:
     click.echo(f'API key "{name}" ({prefix}) created. Keep it now: it cannot be shown again.')
 
 
-@command(apikey, "list")
+@command("list", group=apikey)
 def apikey_list() -> None:
     """List the program's keys (their prefixes only)."""
     rt = runtime()
@@ -41,7 +42,7 @@ def apikey_list() -> None:
         click.echo("no API keys yet: loyalty apikey create --name NAME")
 
 
-@command(apikey, "revoke")
+@command("revoke", group=apikey)
 @click.argument("prefix")
 def apikey_revoke(prefix: str) -> None:
     """Revoke the key starting with PREFIX (its first 8 characters); it stops working at once."""
@@ -50,3 +51,6 @@ def apikey_revoke(prefix: str) -> None:
         program, _ = rt.program(session)
         key = apikeys.revoke(session, program.id, prefix, rt.clock())
         click.echo(f'API key "{key.name}" ({key.prefix}) revoked')
+
+
+COMMANDS: tuple[click.Command, ...] = (apikey,)

@@ -9,11 +9,11 @@ from bot.handler import handle
 from bot.messages import IncomingMessage
 from channels.terminal import NAME, TerminalOutput
 from rewards.phones import parse_phone
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 
-@command(cli, "chat")
+@command("chat")
 @click.option("--as", "phone", metavar="PHONE", help="The customer's phone number, like +15550001111.")
 def chat_command(phone: str | None) -> None:
     """Chat with the bot as a customer. Reads lines from standard input when it is not a
@@ -49,3 +49,6 @@ def chat_command(phone: str | None) -> None:
             click.echo(("bot> " + text.replace("\n", "\n     ")) if interactive else text)
         if not interactive:
             click.echo()
+
+
+COMMANDS: tuple[click.Command, ...] = (chat_command,)

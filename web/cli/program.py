@@ -5,12 +5,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 
 from rewards import earning, members
 from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 from rewards.program.programs import sync_program
-from web.app import runtime
-from web.cli import cli, command
+from web.cli.support import command
+from web.runtime import runtime
 
 # name, phone, language, (days ago, amount) purchases
 DEMO_MEMBERS = [
@@ -22,7 +23,7 @@ DEMO_MEMBERS = [
 ]
 
 
-@command(cli, "demo")
+@command("demo")
 def demo_command() -> None:
     """Load the demo program (a coffee shop) and a few sample members. Safe to run again."""
     rt = runtime()
@@ -49,12 +50,12 @@ def demo_command() -> None:
     click.echo("         loyalty chat --as +15550000002   (Ben, a member with points)")
 
 
-@cli.group()
+@click.group(cls=AppGroup)
 def program() -> None:
     """Program files (TOML)."""
 
 
-@command(program, "check")
+@command("check", group=program)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def program_check(path: Path) -> None:
     """Validate a program file without loading it."""
@@ -62,9 +63,12 @@ def program_check(path: Path) -> None:
     click.echo(f'{path}: OK ("{config.name}", {len(config.tiers)} tiers, {len(config.rewards)} rewards)')
 
 
-@command(program, "load")
+@command("load", group=program)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def program_load(path: Path) -> None:
     """Load or reload a program file into the database (rewards that left it are retired)."""
     loaded = runtime().load_program_file(str(path))
     click.echo(f'program "{loaded.name}" ({loaded.slug}) loaded')
+
+
+COMMANDS: tuple[click.Command, ...] = (demo_command, program)
