@@ -1,8 +1,9 @@
 """WhatsApp and SMS through Twilio: the input side (channels/twilio.py sends).
 
 I/O-free: ``valid_signature`` checks X-Twilio-Signature with the SDK's RequestValidator,
-``parse`` and ``parse_status`` read the form fields Twilio posts, ``receive`` and
-``record_status`` run in the caller's transaction. The web layer hands them the request.
+``parse`` and ``parse_status`` read the form fields Twilio posts, ``record_status`` runs in
+the caller's transaction. The web layer hands them the request and answers carrier keywords
+(web/providers/twilio.py ``receive``).
 
 Carrier keywords (bot/carrier.py), decided the way Twilio and the carriers behave:
 - STOP (and STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, OPTOUT, REVOKE, BAJA, ...) records
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,30 +34,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from bot import carrier
-from bot.i18n import translator
-from bot.messages import IncomingMessage, Reply
-from bot.outbox_payload import to_payload
-from bot.turn import BotSettings
-from channels.inbox import Received
-from channels.inbox import receive as receive_in_core
-from channels.twilio import CARRIER_STOP_REASON, CHANNELS, OPTED_OUT, SMS, WHATSAPP
-from rewards import inbound, members, outbox
+from channels.twilio import CARRIER_STOP_REASON, CHANNELS, SMS, WHATSAPP
+from rewards import members, outbox
 from rewards.errors import InvalidInput
 from rewards.inputs import ascii_digits
-from rewards.models import Identity, OutboxMessage, Program
+from rewards.models import OutboxMessage
 from rewards.phones import mask, parse_phone
-from rewards.program.programs import config_of
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 5000  # Twilio delivers at most 1,600 characters; more is not Twilio
 _SID = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# The words Twilio's default opt-out handling answers on SMS long codes by itself.
-TWILIO_ANSWERS_ON_SMS = frozenset({
-    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke", "start", "yes", "unstop",
-})
 # Delivery statuses in the order they happen; a late callback never moves a row back.
 _STATUS_RANK = {
     "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 3,
@@ -149,71 +138,6 @@ def parse_status(form: Mapping[str, str]) -> Status:
     ends = [_field(form, name, required=False) or "" for name in ("To", "From")]
     channel = WHATSAPP if any(e.startswith("whatsapp:") for e in ends) else SMS if any(ends) else None
     return Status(sid, status, channel, int(raw_code) if raw_code else None)
-
-
-# --- messages in ---------------------------------------------------------------------------
-
-
-def receive(
-    session: Session, message: IncomingMessage, now: datetime, channels: Collection[str],
-    settings: BotSettings | None = None, *, twilio_answered: bool = False,
-) -> Received:
-    """``channels.inbox.receive`` with carrier keywords first. ``twilio_answered``: Twilio's
-    Advanced Opt-Out recognised this message as a keyword and replied to it already."""
-    keyword = carrier.keyword(message.text)
-    where = (Identity.program_id == message.program_id, Identity.channel == message.channel,
-             Identity.address == message.address)
-    # Two columns, not the ORM object: most messages only need to know they are not a STOP.
-    state = session.execute(select(Identity.unreachable_reason, Identity.stopped_at).where(*where)).first()
-    stopped = state is not None and state.stopped_at is not None
-    if state is not None and state.unreachable_reason == CARRIER_STOP_REASON:
-        # Twilio refused a send with 21610: they sent STOP where we did not see it (our
-        # webhook was down, say). Keep it as a STOP, before writing to us clears "unreachable".
-        identity = session.scalars(select(Identity).where(*where)).one()
-        members.stop_messages(identity, identity.unreachable_at or now)
-        stopped = True
-    if keyword is None or (keyword.name == carrier.START and not stopped):
-        if not (stopped and message.channel == SMS):
-            return receive_in_core(session, message, now, channels, settings)
-    if message.provider_message_id is not None and not inbound.first_delivery(
-        session, message.program_id, message.channel, message.provider_message_id, now
-    ):
-        return Received(duplicate=True, queued=0)
-    identity = members.get_identity(session, message.program_id, message.channel, message.address, now)
-    if keyword is None:
-        log.info("sms from %s not answered: the number sent STOP (START resumes)", mask(message.address))
-        return Received(duplicate=False, queued=0)
-    answered = twilio_answered or (message.channel == SMS and keyword.word in TWILIO_ANSWERS_ON_SMS)
-    reply: Reply | None = None
-    program = session.get(Program, message.program_id)
-    assert program is not None
-    t = translator(_language(identity, keyword, program))
-    if keyword.name == carrier.STOP:
-        if members.stop_messages(identity, now):
-            skipped = outbox.skip_queued(session, message.program_id, message.channel, message.address, OPTED_OUT)
-            log.info("%s %s sent STOP: %d queued skipped", message.channel, mask(message.address), skipped)
-            reply = None if answered else carrier.stopped_reply(t, program.name)
-    elif keyword.name == carrier.START:
-        members.resume_messages(identity)
-        log.info("%s %s sent START", message.channel, mask(message.address))
-        reply = None if answered else carrier.resumed_reply(t, program.name)
-    elif keyword.name == carrier.HELP and not twilio_answered and not (stopped and message.channel == SMS):
-        reply = carrier.help_reply(t, program.name, config_of(program).promotions.max_per_member_per_week)
-    if reply is None:
-        return Received(duplicate=False, queued=0)
-    outbox.enqueue(session, message.program_id, message.channel, message.address, to_payload(reply), "reply", now,
-                   member_id=identity.member_id)
-    return Received(duplicate=False, queued=1)
-
-
-def _language(identity: Identity, keyword: carrier.Keyword, program: Program) -> str:
-    if identity.member is not None:
-        return identity.member.language
-    config = config_of(program)
-    for lang in (identity.language, keyword.language):
-        if lang in config.languages:
-            return lang
-    return config.default_language
 
 
 # --- delivery status -----------------------------------------------------------------------

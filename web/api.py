@@ -1,148 +1,35 @@
-"""The REST API (``/api/v1``) for merchants' tills and scripts: JSON in and out, API keys.
+"""The REST API (``/api/v1``) for merchants' tills and scripts: purchases, refunds, members,
+codes, and the OpenAPI document of the whole API (web/campaign_api.py adds campaigns).
 
 Every request is one transaction. Refusals are JSON ``{"error": <reason>, "message": ...}``
 with a 4xx status; a bad body never reaches the domain and never changes data.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
-from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, jsonify
 
-from channels.inbox import notify
-from rewards import apikeys, earning, members, redemption
-from rewards.errors import LoyaltyError
-from rewards.events import Event
-from rewards.models import ApiKey, Program
-from rewards.program.config import ProgramConfig
-from rewards.program.programs import config_of
+from rewards import earning, members, redemption
 from rewards.standing import standing
-from web import json_body
-from web.runtime import UNAVAILABLE, SetupError, runtime
+from web.api_support import (
+    PREFIX,
+    ApiError,
+    Call,
+    endpoint,
+    error_response,
+    install_error_handlers,
+    json_content,
+    path_param,
+    read_body,
+    responses,
+)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-_STATUS_BY_REASON = {
-    "not_found": 404, "unknown_member": 404, "unknown_receipt": 404,
-    "invalid": 422, "bad_amount": 422, "too_many_points": 422, "bad_receipt": 422, "bad_phone": 422,
-    "receipt_conflict": 409, "already_refunded": 409, "already_done": 409,
-}
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+install_error_handlers(bp)
 _STATUS_BY_CODE_REFUSAL = {"unknown": 404, "used": 409, "expired": 409, "cancelled": 409, "throttled": 429}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
-
-
-def _error(status: int, error: str, message: str) -> tuple[Response, int]:
-    response = jsonify(error=error, message=message)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="loyalty"'
-    return response, status
-
-
-@bp.errorhandler(ApiError)
-def _api_error(error: ApiError) -> Any:
-    return _error(error.status, error.error, error.message)
-
-
-@bp.errorhandler(LoyaltyError)
-def _domain_error(error: LoyaltyError) -> Any:
-    if isinstance(error, SetupError):
-        return _error(503, "not_ready", str(error))
-    return _error(_STATUS_BY_REASON.get(error.reason, 409), error.reason, str(error))
-
-
-def _database_error(error: Exception) -> Any:
-    """The database does not answer, or the request kept losing a race: 503, try again."""
-    return _error(503, "database_unavailable", "the database is unavailable; try again shortly")
-
-
-for _unavailable in UNAVAILABLE:
-    if not issubclass(_unavailable, LoyaltyError):  # SetupError: _domain_error says which command fixes it
-        bp.register_error_handler(_unavailable, _database_error)
-
-
-def _http_error(error: HTTPException) -> Any:
-    """Routing errors, 405 and a body over MAX_CONTENT_LENGTH (413), as JSON under /api/."""
-    if not request.path.startswith(bp.url_prefix or "/api/"):
-        return error
-    name = (error.name or "error").lower().replace(" ", "_")
-    return _error(error.code or 400, name, error.description or name)
-
-
-@dataclass
-class Call:
-    session: Session
-    key: ApiKey
-    program: Program
-    config: ProgramConfig
-    now: datetime
-
-    def notify(self, events: list[Event]) -> None:
-        """Queue the member's chat messages for ``events`` (on the channel they last wrote
-        from), in this request's transaction; the senders are woken when it commits."""
-        notify(self.session, events, self.now, runtime().enabled_channels)
-
-    @property
-    def actor(self) -> str:
-        return f"apikey:{self.key.prefix}"
-
-
-def _authenticate(session: Session, now: datetime) -> ApiKey:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise ApiError(401, "unauthorized", "send an API key: Authorization: Bearer <key>")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "the Authorization header must be: Bearer <key>")
-    key = apikeys.authenticate(session, token.strip(), now)
-    if key is None:
-        raise ApiError(401, "unauthorized", "this API key is wrong or was revoked")
-    return key
-
-
-def endpoint(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Authenticate, then run ``handler`` in one transaction (committed when it returns,
-    even with a refusal it returns; rolled back when an error is raised; run again when
-    the database reports a lost race: ``Runtime.run``)."""
-
-    @functools.wraps(handler)
-    def wrapper(**kwargs: Any) -> Any:
-        rt = runtime()
-        now = rt.clock()
-
-        def work(session: Session) -> Any:
-            key = _authenticate(session, now)
-            program = session.get(Program, key.program_id)
-            if program is None:  # pragma: no cover - the foreign key rules it out
-                raise ApiError(401, "unauthorized", "this API key has no program")
-            call = Call(session, key, program, config_of(program), now)
-            return handler(call, **kwargs)
-
-        # Run again from the start when the database reports a lost race (a deadlock...):
-        # each request is one transaction, and a rolled-back one left nothing behind.
-        return rt.run(work)
-
-    return wrapper
-
-
-def _body() -> dict[str, Any]:
-    raw = request.get_data(cache=True)  # raises 413 above MAX_CONTENT_LENGTH
-    try:
-        return json_body.read_object(raw)
-    except json_body.BadJson as error:
-        if error.field is not None:
-            raise ApiError(422, "bad_field", str(error)) from None
-        raise ApiError(400, "bad_json", str(error)) from None
+# Where the app factory keeps the merged OpenAPI document (api_support.merge_openapi).
+OPENAPI_KEY = "loyalty.openapi"
 
 
 def _text(body: dict[str, Any], field: str, max_length: int = 100) -> str:
@@ -174,7 +61,7 @@ def _path_text(value: str, what: str) -> str:
 @bp.post("/purchases")
 @endpoint
 def post_purchase(call: Call) -> Any:
-    body = _body()
+    body = read_body()
     customer = _text(body, "customer")
     amount = _amount(body)
     receipt_id = _text(body, "receipt_id")
@@ -224,43 +111,17 @@ def redeem_code(call: Call, code: str) -> Any:
     result = redemption.use(call.session, call.program.id, _path_text(code, "code"), call.now, call.actor)
     if result.refused:
         # Returned, not raised: the transaction commits, so a wrong guess counts toward the throttle.
-        return _error(_STATUS_BY_CODE_REFUSAL.get(result.refused, 409), result.refused, result.message)
+        return error_response(_STATUS_BY_CODE_REFUSAL.get(result.refused, 409), result.refused, result.message)
     assert result.code is not None
     return jsonify(reward=result.code.reward.name, member_code=result.code.member.code)
 
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    return jsonify(OPENAPI)
+    return jsonify(current_app.extensions[OPENAPI_KEY])
 
 
-def init_app(app: Flask) -> None:
-    from web import campaign_api  # noqa: F401 - adds /campaigns to ``bp``; must come before it is registered
-
-    app.register_blueprint(bp)
-    app.register_error_handler(HTTPException, _http_error)
-
-
-# The OpenAPI 3.1 description of the endpoints above.
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _responses(ok: dict[str, Any], **refusals: str) -> dict[str, Any]:
-    out: dict[str, Any] = dict(ok)
-    out["401"] = {"description": "no API key, or a wrong or revoked one", "content": {"application/json": {"schema": _ERROR}}}
-    for status, description in refusals.items():
-        out[status.lstrip("_")] = {"description": description, "content": {"application/json": {"schema": _ERROR}}}
-    return out
-
-
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
-
-
-def _param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
-
-
+# The OpenAPI 3.1 description of the endpoints above, and of what the whole API shares.
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -279,9 +140,9 @@ OPENAPI: dict[str, Any] = {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PurchaseIn"}}},
                 },
-                "responses": _responses(
-                    {"201": _json("Purchase", "recorded"),
-                     "200": _json("Purchase", "this receipt was already recorded: nothing earned again")},
+                "responses": responses(
+                    {"201": json_content("Purchase", "recorded"),
+                     "200": json_content("Purchase", "this receipt was already recorded: nothing earned again")},
                     _400="malformed JSON or not an object", _404="no such member",
                     _409="receipt already used for another member or amount",
                     _413="body too large", _422="a field is missing or wrong (the message names it)",
@@ -291,25 +152,25 @@ OPENAPI: dict[str, Any] = {
         "/purchases/{receipt_id}/refund": {
             "post": {
                 "summary": "Refund a purchase: take back the points it earned",
-                "parameters": [_param("receipt_id", "the receipt id given when the purchase was recorded")],
-                "responses": _responses({"200": _json("Refund", "refunded")}, _404="no purchase with this receipt",
+                "parameters": [path_param("receipt_id", "the receipt id given when the purchase was recorded")],
+                "responses": responses({"200": json_content("Refund", "refunded")}, _404="no purchase with this receipt",
                                         _409="already refunded"),
             }
         },
         "/members/{customer}": {
             "get": {
                 "summary": "A member's balance and tier",
-                "parameters": [_param("customer", "E.164 phone (+15550000002) or member code")],
-                "responses": _responses({"200": _json("Member", "the member")}, _404="no such member",
+                "parameters": [path_param("customer", "E.164 phone (+15550000002) or member code")],
+                "responses": responses({"200": json_content("Member", "the member")}, _404="no such member",
                                         _422="not a phone or code"),
             }
         },
         "/codes/{code}/redeem": {
             "post": {
                 "summary": "Use a redemption code (once, ever)",
-                "parameters": [_param("code", "the code as shown or scanned, e.g. K7QM-3XPA-9RT2W")],
-                "responses": _responses(
-                    {"200": _json("Redeemed", "accepted: give the reward")}, _404="no such code (counts toward the throttle)",
+                "parameters": [path_param("code", "the code as shown or scanned, e.g. K7QM-3XPA-9RT2W")],
+                "responses": responses(
+                    {"200": json_content("Redeemed", "accepted: give the reward")}, _404="no such code (counts toward the throttle)",
                     _409="used, expired or cancelled (error says which)", _429="too many wrong codes from this key; wait",
                 ),
             }

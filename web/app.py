@@ -8,9 +8,21 @@ from flask import Flask, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
 
 from rewards.storage.db import session_factory
-from web import api, chat_page, database, health_details, json_body, media, redaction, telegram_webhook, twilio_webhooks
+from web import (
+    api,
+    api_support,
+    campaign_api,
+    chat_page,
+    database,
+    health_details,
+    json_body,
+    media,
+    providers,
+    redaction,
+)
 from web.database import open_engine
 from web.runtime import Runtime
 from web.settings import Settings
@@ -27,12 +39,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.config.update(overrides)
     engine = open_engine(settings.database_url)
-    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine))
+    app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine),
+                                        enabled_channels=tuple(providers.enabled_channels(settings)))
 
-    api.init_app(app)
+    # The REST API: one blueprint a subject, one OpenAPI document for all of them.
+    app.register_blueprint(api.bp)
+    app.register_blueprint(campaign_api.bp)
+    app.extensions[api.OPENAPI_KEY] = api_support.merge_openapi(api.OPENAPI, campaign_api.OPENAPI)
+    app.register_error_handler(HTTPException, api_support.http_error)
     chat_page.init_app(app)
-    telegram_webhook.init_app(app)
-    twilio_webhooks.init_app(app)
+    providers.init_app(app)
     media.init_app(app)
     health_details.init_app(app)
 

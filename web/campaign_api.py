@@ -1,6 +1,7 @@
 """``/api/v1/campaigns``: create, list, show (with counts), preview and cancel campaigns.
 
-Routes are added to ``web.api``'s blueprint when ``web.api.init_app`` imports this module.
+Its own blueprint under the same prefix, and its own OpenAPI fragment (``OPENAPI``) that the
+app factory merges into the API's document.
 A campaign created with ``"now": true`` is due at once: the clock (or ``loyalty campaign
 send-due``) fans it out within its next tick; a request never waits for a big audience.
 """
@@ -8,15 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import Blueprint, jsonify
 
 from rewards.errors import InvalidInput
 from rewards.models import CAMPAIGN_STATUSES, Campaign
 from rewards.promotions import audiences, campaigns
 from rewards.promotions.campaign_stats import counts
 from rewards.promotions.eligibility import Rules, preview
-from web.api import OPENAPI, ApiError, Call, _body, _json, _param, _responses, bp, endpoint
+from web.api_support import (
+    PREFIX,
+    ApiError,
+    Call,
+    endpoint,
+    install_error_handlers,
+    json_content,
+    path_param,
+    read_body,
+    responses,
+)
 from web.runtime import runtime
+
+bp = Blueprint("campaigns", __name__, url_prefix=PREFIX)
+install_error_handlers(bp)
 
 FIELDS = ("name", "text", "image_url", "audience", "send_at", "cron", "now", "offer")
 OFFER_FIELDS = {"multiplier": ("kind", "factor", "starts_at", "ends_at"), "coupon": ("kind", "reward")}
@@ -26,7 +40,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def as_json(campaign: Campaign) -> dict[str, Any]:
+def asjson_content(campaign: Campaign) -> dict[str, Any]:
     offer: dict[str, Any] | None = None
     if campaign.offer_kind == "multiplier":
         offer = {"kind": "multiplier", "factor": campaign.multiplier_permille / 1000 if campaign.multiplier_permille else None,
@@ -80,7 +94,7 @@ def _message(error: InvalidInput) -> str:
 @bp.post("/campaigns")
 @endpoint
 def create_campaign(call: Call) -> Any:
-    body = _body()
+    body = read_body()
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise ApiError(422, "bad_field", f'"{unknown[0]}" is not a campaign field (fields: {", ".join(FIELDS)})')
@@ -95,13 +109,13 @@ def create_campaign(call: Call) -> Any:
     except InvalidInput as error:
         raise ApiError(422, "bad_field", _message(error)) from None
     campaign = campaigns.create(call.session, call.program, call.config, draft, call.now, call.actor)
-    return jsonify(as_json(campaign)), 201
+    return jsonify(asjson_content(campaign)), 201
 
 
 @bp.get("/campaigns")
 @endpoint
 def list_campaigns(call: Call) -> Any:
-    return jsonify(campaigns=[as_json(c) for c in campaigns.listing(call.session, call.program.id)])
+    return jsonify(campaigns=[asjson_content(c) for c in campaigns.listing(call.session, call.program.id)])
 
 
 @bp.get("/campaigns/<campaign_id>")
@@ -109,7 +123,7 @@ def list_campaigns(call: Call) -> Any:
 def get_campaign(call: Call, campaign_id: str) -> Any:
     campaign = campaigns.get(call.session, call.program.id, campaign_id)
     stats = counts(call.session, campaign, call.config.promotions.conversion_days)
-    return jsonify(as_json(campaign) | {"counts": stats.as_dict()})
+    return jsonify(asjson_content(campaign) | {"counts": stats.as_dict()})
 
 
 @bp.get("/campaigns/<campaign_id>/preview")
@@ -128,45 +142,46 @@ def preview_campaign(call: Call, campaign_id: str) -> Any:
 def cancel_campaign(call: Call, campaign_id: str) -> Any:
     campaign = campaigns.get(call.session, call.program.id, campaign_id)
     withdrawn = campaigns.cancel(call.session, campaign, call.now)
-    return jsonify(as_json(campaign) | {"withdrawn": withdrawn})
+    return jsonify(asjson_content(campaign) | {"withdrawn": withdrawn})
 
 
 # --- OpenAPI ----------------------------------------------------------------------------
 
-_ID = _param("campaign_id", "the campaign's id")
+_ID = path_param("campaign_id", "the campaign's id")
 _TIME = {"type": "string", "examples": ["2026-12-05 10:00"],
          "description": "a wall time in the program's time zone, or ISO 8601 with an offset"}
-OPENAPI["paths"].update({
+_PATHS: dict[str, Any] = {
     "/campaigns": {
         "post": {
             "summary": "Create a campaign (once at send_at, recurring by cron, or now)",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/CampaignIn"}}}},
-            "responses": _responses({"201": _json("Campaign", "created and scheduled")},
+            "responses": responses({"201": json_content("Campaign", "created and scheduled")},
                                     _400="malformed JSON or not an object",
                                     _422="a field is missing or wrong (the message names it)"),
         },
         "get": {"summary": "Campaigns, newest first",
-                "responses": _responses({"200": _json("CampaignList", "the campaigns")})},
+                "responses": responses({"200": json_content("CampaignList", "the campaigns")})},
     },
     "/campaigns/{campaign_id}": {"get": {
         "summary": "A campaign with its counts", "parameters": [_ID],
-        "responses": _responses({"200": _json("CampaignWithCounts", "the campaign")}, _404="no such campaign"),
+        "responses": responses({"200": json_content("CampaignWithCounts", "the campaign")}, _404="no such campaign"),
     }},
     "/campaigns/{campaign_id}/preview": {"get": {
         "summary": "Who the next run would reach, and who would be skipped and why", "parameters": [_ID],
-        "responses": _responses({"200": _json("CampaignPreview", "counts")}, _404="no such campaign"),
+        "responses": responses({"200": json_content("CampaignPreview", "counts")}, _404="no such campaign"),
     }},
     "/campaigns/{campaign_id}/cancel": {"post": {
         "summary": "Cancel: no more runs; messages still waiting are withdrawn", "parameters": [_ID],
-        "responses": _responses({"200": _json("Campaign", "cancelled")}, _404="no such campaign",
+        "responses": responses({"200": json_content("Campaign", "cancelled")}, _404="no such campaign",
                                 _409="already sent or cancelled"),
     }},
-})
+}
+
 _COUNTS = {"type": "object", "properties": {name: {"type": "integer"} for name in (
     "targeted", "queued", "waiting", "sent", "delivered", "failed", "skipped", "converted", "conversion_days", "runs")}
     | {"skipped_by_reason": {"type": "object", "additionalProperties": {"type": "integer"}}}}
-OPENAPI["components"]["schemas"].update({
+_SCHEMAS: dict[str, Any] = {
     "CampaignIn": {
         "type": "object", "required": ["name", "text"], "additionalProperties": False,
         "description": "Exactly one of send_at, cron or now.",
@@ -202,4 +217,5 @@ OPENAPI["components"]["schemas"].update({
     "CampaignPreview": {"type": "object", "properties": {
         "matching": {"type": "integer"}, "sending": {"type": "integer"}, "waiting_for_quiet_hours": {"type": "integer"},
         "skipped": {"type": "object", "additionalProperties": {"type": "integer"}}}},
-})
+}
+OPENAPI: dict[str, Any] = {"paths": _PATHS, "components": {"schemas": _SCHEMAS}}

@@ -10,29 +10,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import IncomingMessage
 from bot.turn import BotSettings
-from channels.inbox import Received, receive
+from rewards import outbox
 from rewards.errors import NotFound
 from rewards.models import Program
 from rewards.program.config import ProgramConfig, load_program_file
 from rewards.program.programs import config_of, get_program, sync_program
 from rewards.storage.db import retryable
-from web import database, wiring
+from web import database
 from web.database import SetupError
-from web.sender_runtime import wake_on_commit
+from web.inbox import Received, receive
 from web.settings import Settings
 
-__all__ = ["ATTEMPTS", "UNAVAILABLE", "Runtime", "SetupError", "runtime", "utcnow"]
+__all__ = ["ATTEMPTS", "UNAVAILABLE", "Runtime", "SetupError", "runtime", "utcnow", "wake_on_commit"]
 
 log = logging.getLogger("loyalty")
 T = TypeVar("T")
@@ -58,8 +57,11 @@ class Runtime:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = utcnow
     program_slug: str | None = None
+    # The channels that are on (web/providers: worked out from the settings once, not on
+    # every webhook): notices and invite links name only these.
+    enabled_channels: tuple[str, ...] = ()
     # Called after any transaction of ``sessions`` that queued outbox rows has committed
-    # (web/sender_runtime.py wake_on_commit; on PostgreSQL the transaction has also notified
+    # (``wake_on_commit`` below; on PostgreSQL the transaction has also notified
     # the senders of other processes): wakes a sender in this process. Set where one runs.
     wake_sender: Callable[[], None] = lambda: None
     telegram_username: str | None = None  # the bot's @name, learnt from getMe, for invite links
@@ -112,16 +114,10 @@ class Runtime:
             )
         self._ready = True
 
-    @cached_property
-    def enabled_channels(self) -> tuple[str, ...]:
-        """Derived from the settings, which do not change for a runtime: worked out once,
-        not on every webhook."""
-        return tuple(wiring.enabled_channels(self.settings))
-
     def receive(self, message: IncomingMessage, via: Callable[..., Received] = receive) -> Received:
         """One incoming chat message, handled and its replies queued in one transaction
         (run again when it lost a race: ``run``); the senders are woken once it has
-        committed. ``via`` is ``channels.inbox.receive`` or a channel's own front to it
+        committed. ``via`` is ``web.inbox.receive`` or a channel's own front to it
         (Twilio's carrier keywords), with the same arguments."""
         return self.run(lambda session: via(session, message, self.clock(), self.enabled_channels, self.bot_settings()))
 
@@ -172,3 +168,17 @@ class Runtime:
 
 def runtime() -> Runtime:
     return current_app.extensions["loyalty"]  # type: ignore[no-any-return]
+
+
+def wake_on_commit(sessions: sessionmaker[Session], wake_here: Callable[[], None]) -> None:
+    """Make every transaction of ``sessions`` that queued outbox rows (rewards/outbox.py
+    marks it) call ``wake_here()`` (senders in this process) once it has committed."""
+
+    @event.listens_for(sessions, "after_commit")
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(outbox.QUEUED, False):
+            wake_here()
+
+    @event.listens_for(sessions, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(outbox.QUEUED, None)  # nothing was queued after all

@@ -3,7 +3,7 @@ own (inside ``loyalty serve``, or the whole of ``loyalty worker``), and how it i
 
 Waking, fastest first (no caller has to remember it):
 - a sender in the same process is woken directly once a transaction that queued rows has
-  committed (``Runtime.wake_sender``, called by ``wake_on_commit`` for every session of a
+  committed (``Runtime.wake_sender``, called by ``web.runtime.wake_on_commit`` for every session of a
   runtime), so a reply leaves within milliseconds;
 - on PostgreSQL a trigger on ``outbox_messages`` NOTIFYs ``loyalty_outbox`` for every
   statement that inserts rows (rewards/models.py, migrations 0012-0013), delivered when and only
@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
-from rewards import channel_health, outbox
+from rewards import channel_health
 from rewards.errors import ConfigError
 from rewards.models import OUTBOX_NOTIFY_CHANNEL, OutboxMessage
 from rewards.storage.db import schema_of
-from web import wiring
+from web import providers
 from web.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def describe(limits: Mapping[str, Limits], channels: list[str]) -> str:
 def channel_lines(settings: Settings, adapters: list[str]) -> list[str]:
     """The start-up report: each channel on or off, and why."""
     lines = ["channels:"]
-    for status in wiring.channel_statuses(settings):
+    for status in providers.channel_statuses(settings):
         state = "on " if status.on else "off"
         note = "" if not status.on or status.name in adapters else "  (no sender adapter for it yet: its messages wait)"
         lines.append(f"  {status.name:<9} {state}  {status.why}{note}")
@@ -144,20 +144,6 @@ class CountingAdapter:
 
 
 # -- waking ------------------------------------------------------------------------------------
-
-
-def wake_on_commit(sessions: sessionmaker[Session], wake_here: Callable[[], None]) -> None:
-    """Make every transaction of ``sessions`` that queued outbox rows (rewards/outbox.py
-    marks it) call ``wake_here()`` (senders in this process) once it has committed."""
-
-    @event.listens_for(sessions, "after_commit")
-    def _after_commit(session: Session) -> None:
-        if session.info.pop(outbox.QUEUED, False):
-            wake_here()
-
-    @event.listens_for(sessions, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(outbox.QUEUED, None)  # nothing was queued after all
 
 
 def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event, *,
@@ -282,7 +268,7 @@ def describe_health(reports: list[channel_health.ChannelReport], now: datetime) 
 
 def for_runtime(rt: Runtime, *, poll_seconds: float) -> SenderService:
     """A sender for every channel with an adapter, at the configured rates."""
-    adapters = wiring.build_adapters(rt.settings, rt.sessions, rt.clock)
+    adapters = providers.build_adapters(rt.settings, rt.sessions, rt.clock)
     return SenderService(rt.engine, rt.sessions, adapters, limits(rt.settings), poll_seconds=poll_seconds)
 
 

@@ -17,11 +17,11 @@ from support import T0
 from bot import quick
 from bot.messages import IncomingMessage
 from bot.outbox_payload import from_payload
-from channels.inbox import receive
 from rewards import earning
 from rewards.models import Identity, Member, OutboxMessage, Program
 from rewards.program.config import ProgramConfig
 from rewards.program.programs import config_of, sync_program
+from web.inbox import receive
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 CHANNELS = ("sms", "telegram")

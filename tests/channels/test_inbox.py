@@ -16,12 +16,12 @@ from support import T0
 from bot.messages import IncomingMessage
 from bot.outbox_payload import from_payload
 from channels.base import CollectingOutput
-from channels.inbox import Received, notify, receive
 from channels.sender import PermanentFailure, Sender
 from rewards import earning, members, referrals
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Program
 from rewards.program.config import ProgramConfig
 from rewards.program.programs import config_of, sync_program
+from web.inbox import Received, notify, receive
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 CHANNELS = ("sms", "telegram")

@@ -22,8 +22,8 @@ from rewards.models import ApiKey, Campaign, Code, CodeAttempt, LedgerEntry, Mem
 from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 from web import database
 from web.app import create_app
-from web.runtime import Runtime
 from web.cli import cli
+from web.runtime import Runtime
 from web.settings import Settings
 
 BEN = "+15550000002"  # a demo member in Gold, with points

@@ -22,12 +22,12 @@ from twilio_harness import (  # noqa: F401 - the fixtures
 )
 
 from bot.messages import IncomingMessage
-from channels.inbox import receive
 from rewards import ledger, members
 from rewards.models import Code, InboundMessage, OutboxMessage
 from web.app import create_app
+from web.inbox import receive
+from web.providers.telegram import SECRET_HEADER
 from web.settings import Settings
-from web.telegram_webhook import SECRET_HEADER
 
 
 def _deadlock() -> OperationalError:
@@ -115,7 +115,7 @@ def test_a_race_lost_every_time_is_a_503_that_the_provider_redelivers(tw: Twilio
     def always_deadlocked(session, message, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise _deadlock()
 
-    monkeypatch.setattr("channels.twilio_inbound.receive_in_core", always_deadlocked)
+    monkeypatch.setattr("web.providers.twilio.receive_in_core", always_deadlocked)
     response = tw.post("/webhooks/sms", tw.form("sms", ANA, "hi"))
     assert response.status_code == 503 and "database is unavailable" in response.get_data(as_text=True)
     assert tw.counts() == (0, 0, 0)

@@ -276,7 +276,7 @@ def test_a_campaign_that_cannot_run_fails_alone(any_shop: Merchant, poison: dict
     assert shown["status"] == "failed" and shown["failed_reason"].startswith(f"audience {filter_name}:")
     assert shown["next_run_at"] is None and shop.get(f"/campaigns/{good}").json["status"] == "sent"
     cli = shop.cli("campaign", "show", str(bad)).output
-    assert f'"Broken": failed' in cli and f"failed 2026-03-02 10:00 EST: audience {filter_name}:" in cli
+    assert '"Broken": failed' in cli and f"failed 2026-03-02 10:00 EST: audience {filter_name}:" in cli
 
     lines.clear()
     _clock(shop, lines).run("campaigns")  # said once: a failed campaign is not due again

@@ -28,8 +28,8 @@ from channels.sender import Sender
 from rewards import outbox
 from rewards.models import InboundMessage, OutboxMessage
 from web.app import create_app
+from web.providers import build_adapters
 from web.sender_runtime import limits
-from web.wiring import build_adapters
 
 NEWCOMER = "+15550001111"
 CSRF = {"X-Loyalty-Chat": "1"}

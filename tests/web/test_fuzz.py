@@ -34,8 +34,8 @@ from rewards.models import Base, Campaign, Code, CodeAttempt, Member, OutboxMess
 from web import database
 from web.app import create_app
 from web.cli import cli
+from web.providers.telegram import SECRET_HEADER
 from web.settings import Settings
-from web.telegram_webhook import SECRET_HEADER
 
 FUZZ = settings(
     max_examples=int(os.environ.get("LOYALTY_FUZZ_EXAMPLES", "25")), deadline=None, database=None,

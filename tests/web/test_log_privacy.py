@@ -23,8 +23,8 @@ from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
 from web import media
 from web.app import create_app
 from web.cli import cli
-from web.redaction import redact
 from web.cli.serve import QuietRequestHandler
+from web.redaction import redact
 from web.settings import Settings
 
 BEN = "+15550000002"

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from rewards import outbox
 from rewards.models import OUTBOX_NOTIFY_CHANNEL, Program
 from rewards.storage.db import make_engine
-from web.sender_runtime import listen, wake_on_commit, watch_sqlite
+from web.runtime import wake_on_commit
+from web.sender_runtime import listen, watch_sqlite
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

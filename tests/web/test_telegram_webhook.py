@@ -26,10 +26,10 @@ from rewards import apikeys, ledger, members, referrals
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Referral
 from web import database
 from web.app import create_app
-from web.runtime import Runtime
 from web.cli import cli
+from web.providers.telegram import SECRET_HEADER
+from web.runtime import Runtime
 from web.settings import Settings
-from web.telegram_webhook import SECRET_HEADER
 
 SECRET = "s3cret-Token_for-tests"
 BEN = "+15550000002"  # a demo member with points, who joined by SMS/terminal

@@ -31,7 +31,7 @@ from twilio_harness import (  # noqa: F401 - the fixtures
 from channels.twilio import CARRIER_STOP_REASON, NO_TEMPLATE, segments
 from rewards import apikeys
 from rewards.models import Code
-from web import media, wiring
+from web import media, providers
 
 # --- the QR as WhatsApp media, the code as SMS text ------------------------------------------------------
 
@@ -221,7 +221,7 @@ def test_a_429_pauses_the_channel_and_a_5xx_is_retried_later(tw: Twilio) -> None
 
 
 def test_the_wiring_builds_both_adapters_with_the_status_callback(tw: Twilio) -> None:
-    adapters = wiring.build_adapters(tw.rt.settings, tw.rt.sessions)
+    adapters = providers.build_adapters(tw.rt.settings, tw.rt.sessions)
     assert {"whatsapp", "sms"} <= set(adapters)
     assert adapters["whatsapp"].status_callback == f"{PUBLIC}/webhooks/twilio/status"  # type: ignore[attr-defined]
     assert adapters["sms"].media_url is None  # type: ignore[attr-defined]

@@ -15,8 +15,8 @@ from twilio.request_validator import RequestValidator
 from rewards.models import InboundMessage, OutboxMessage
 from web.app import create_app
 from web.cli import cli
+from web.providers.telegram import SECRET_HEADER
 from web.settings import Settings
-from web.telegram_webhook import SECRET_HEADER
 
 PUBLIC = "https://loyalty.example"
 

@@ -19,14 +19,14 @@ from twilio.request_validator import RequestValidator
 
 from bot.messages import Reply
 from bot.outbox_payload import to_payload
-from channels.inbox import notify
 from channels.sender import Sender
 from rewards import ledger, members, outbox
 from rewards.events import PointsEarned
 from rewards.models import Identity, InboundMessage, OutboxMessage
 from rewards.program.config import DEMO_PROGRAM_PATH
-from web import database, wiring
+from web import database, providers
 from web.app import create_app
+from web.inbox import notify
 from web.runtime import Runtime
 from web.settings import Settings
 
@@ -57,7 +57,7 @@ class Twilio:
         self.client = app.test_client()
         self.validator = RequestValidator(fake.auth_token)
         self.monotonic = 1000.0
-        adapters = wiring.build_adapters(self.rt.settings, self.rt.sessions, clock)
+        adapters = providers.build_adapters(self.rt.settings, self.rt.sessions, clock)
         self.sender = Sender(self.rt.sessions, {name: a for name, a in adapters.items() if name in ("whatsapp", "sms")},
                              clock=clock, monotonic=lambda: self.monotonic)
         self._sids = itertools.count(1)

@@ -9,13 +9,13 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from bot.notices import for_events
-from channels.inbox import notify
 from rewards import earning, ledger, members, redemption
 from rewards.earning import from_minor
 from rewards.events import Event
 from rewards.phones import mask
 from rewards.standing import standing
 from web.cli.support import command
+from web.inbox import notify
 from web.runtime import runtime
 
 

@@ -1,4 +1,5 @@
-"""``POST /webhooks/telegram``: Telegram's webhook, checked, read and handed to the core.
+"""Telegram, all the app knows of it: what turns it on, its adapter for the sender
+(channels/telegram.py), and ``POST /webhooks/telegram``, checked, read and handed to the core.
 
 The order matters: a channel that is off is 404; a wrong or missing secret token is 403
 before the body is even read; then a body over MAX_CONTENT_LENGTH is 413, one that is not
@@ -13,23 +14,49 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from channels import telegram
+from channels.sender import Adapter
 from rewards.errors import LoyaltyError
 from rewards.phones import mask
 from web import json_body
+from web.providers.base import ChannelStatus
 from web.runtime import UNAVAILABLE, Runtime, SetupError, runtime
+from web.settings import Settings
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USERNAME_RETRY_SECONDS = 60.0
 
 bp = Blueprint("telegram_webhook", __name__)
 log = logging.getLogger("loyalty.telegram")
+
+
+def statuses(settings: Settings) -> list[ChannelStatus]:
+    if not settings.telegram_bot_token:
+        return [ChannelStatus(telegram.NAME, False, "set TELEGRAM_BOT_TOKEN to turn it on")]
+    if not settings.telegram_webhook_secret:
+        return [ChannelStatus(
+            telegram.NAME, True, "long polling only (`loyalty telegram poll`); set TELEGRAM_WEBHOOK_SECRET "
+            "and PUBLIC_BASE_URL for the webhook",
+        )]
+    return [ChannelStatus(telegram.NAME, True, "webhook POST /webhooks/telegram")]
+
+
+def adapters(
+    settings: Settings, sessions: sessionmaker[Session] | None, clock: Callable[[], datetime] | None,
+) -> dict[str, Adapter]:
+    """On with a token, whether updates come by webhook or by polling."""
+    if not settings.telegram_bot_token:
+        return {}
+    return {telegram.NAME: telegram.TelegramAdapter(settings.telegram_bot_token, settings.telegram_api_base_url)}
 
 
 def _plain(status: int, text: str) -> Response:
