@@ -20,7 +20,7 @@ from bot.notices import render
 from bot.turn import BotSettings, Turn, words_of
 from rewards import catalog, erased_contacts, ledger, members, redemption, referrals
 from rewards.codes import display
-from rewards.errors import InsufficientPoints, LoyaltyError, Refused
+from rewards.errors import Inconsistent, InsufficientPoints, LoyaltyError, Refused
 from rewards.events import Event
 from rewards.inputs import ascii_digits
 from rewards.program.programs import config_of
@@ -297,7 +297,8 @@ def _phone_shared(turn: Turn, phone: str | None) -> None:
 
 def _ask_redeem(turn: Turn, arg: str | None) -> None:
     member = turn.member
-    assert member is not None
+    if member is None:
+        raise Inconsistent("member is missing")
     reward = catalog.find_reward(turn.session, member.program_id, arg) if arg else None
     if reward is None and arg and ascii_digits(arg):  # "redeem 2": the second one listed
         offers = [o.reward for o in catalog.offers(turn.session, turn.config, member, turn.now) if o.blocked != "dates"]
@@ -331,7 +332,8 @@ def _blocked_text(turn: Turn, blocked: str, missing: int, tier: str | None) -> s
 
 def _redeem(turn: Turn, slug: str) -> None:
     member = turn.member
-    assert member is not None
+    if member is None:
+        raise Inconsistent("member is missing")
     reward = catalog.find_reward(turn.session, member.program_id, slug)
     if reward is None:
         turn.say(turn._("That reward is not available now."))
@@ -361,7 +363,8 @@ def _set_language(turn: Turn, arg: str | None) -> None:
         names = {"en": "English", "es": "Español"}
         turn.say(turn._("Choose a language:"), tuple(Button(names.get(code, code), f"language {code}") for code in offered))
         return
-    assert turn.member is not None
+    if turn.member is None:
+        raise Inconsistent("turn.member is missing")
     turn.member.language = arg
     turn.t = translator(arg)
     turn.say(turn._("Language set to English."))
@@ -369,7 +372,8 @@ def _set_language(turn: Turn, arg: str | None) -> None:
 
 def _birthday(turn: Turn, arg: str | None) -> None:
     member = turn.member
-    assert member is not None
+    if member is None:
+        raise Inconsistent("member is missing")
     if member.birthday is not None:
         turn.say(turn._("Your birthday is set to {date}. Ask staff if it needs correcting.",
                         date=turn.t.format_date(member.birthday, format="d MMMM")))

@@ -1,5 +1,5 @@
-"""What every channel shares: the plain-text rendering of a Reply, quieting the SDKs' request
-logs, and a collecting output for tests.
+"""What every channel shares: the plain-text rendering of a Reply, and quieting the SDKs'
+request logs.
 
 An adapter renders natively what its provider can show (Telegram inline keyboards, photos)
 and falls back on ``render_text`` for the rest, the way Rasa's base output channel turns
@@ -34,30 +34,3 @@ def render_text(reply: Reply, numbered: bool, hint: str | None = None) -> str:
     if hint:
         lines.append(hint)
     return "\n".join(lines)
-
-
-class CollectingOutput:
-    """An output channel that keeps what it is given, for tests: ``sent`` holds
-    (address, Reply) pairs in order."""
-
-    name = "collector"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Reply]] = []
-
-    def send(self, address: str, reply: Reply) -> str:
-        """Keep the reply; the returned id stands in for a provider's message id."""
-        self.sent.append((address, reply))
-        return f"collected-{len(self.sent)}"
-
-    def replies(self, address: str | None = None) -> list[Reply]:
-        return [reply for to, reply in self.sent if address is None or to == address]
-
-    def texts(self, address: str | None = None, numbered: bool = True) -> list[str]:
-        return [render_text(reply, numbered, reply.hint) for reply in self.replies(address)]
-
-    def latest(self) -> Reply | None:
-        return self.sent[-1][1] if self.sent else None
-
-    def clear(self) -> None:
-        self.sent.clear()

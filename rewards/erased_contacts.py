@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from rewards.errors import Inconsistent
 from rewards.models import ErasedContact, Program
 from rewards.storage.bulk import insert_many
 
@@ -46,7 +47,8 @@ def _hashes(key: bytes, contacts: Iterable[str]) -> list[str]:
 def remember(session: Session, program_id: int, contacts: Iterable[str], now: datetime) -> None:
     """Keep the hashes of a deleted member's phone and ``address_key``s (each once)."""
     key = _key(session, program_id, create=True)
-    assert key is not None
+    if key is None:
+        raise Inconsistent("key is missing")
     rows = [{"program_id": program_id, "contact_hash": h, "erased_at": now} for h in _hashes(key, contacts)]
     if rows:
         insert_many(session, ErasedContact.__table__, rows, conflict=("program_id", "contact_hash"))

@@ -44,3 +44,8 @@ class AlreadyDone(LoyaltyError):
     """The same operation was already applied (idempotent repeat)."""
 
     reason = "already_done"
+
+
+class Inconsistent(RuntimeError):
+    """Something the code relies on does not hold (a row another says exists is gone): a
+    defect to fix, never a user's mistake. Raised where ``assert`` would vanish under -O."""

@@ -162,15 +162,3 @@ def expire_codes(session: Session, program_id: int, now: datetime, limit: int | 
             )
         expired.append(code)
     return expired
-
-
-def outstanding(session: Session, member_id: int, now: datetime) -> list[Code]:
-    return list(
-        session.scalars(
-            select(Code)
-            .where(Code.member_id == member_id, Code.status == "issued", Code.expires_at > now)
-            .order_by(Code.issued_at.desc())
-        )
-    )
-
-

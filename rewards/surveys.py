@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards import earning, ledger
+from rewards.errors import Inconsistent
 from rewards.events import PointsEarned
 from rewards.models import Member, Purchase, Survey
 from rewards.program.config import ProgramConfig
@@ -77,7 +78,8 @@ def answer(session: Session, config: ProgramConfig, survey_id: int, score: int,
     if not stored:
         return False, None
     survey = session.get(Survey, survey_id, populate_existing=True)
-    assert survey is not None
+    if survey is None:
+        raise Inconsistent("survey is missing")
     member = session.get(Member, survey.member_id)
     if member is None or member.deleted_at is not None:
         return True, None

@@ -1,7 +1,7 @@
 """Running due campaigns: the loop around ``rewards.promotions.fanout.fan_out`` that commits a chunk
 at a time (a short transaction each, so webhooks are not held behind a big campaign on
 SQLite; a runtime's sessions wake the senders as each commits). The clock's campaign job, ``loyalty campaign
-send-due`` and ``campaign create --now`` (through web/campaign_runs.py) use it.
+send-due`` and ``campaign create --now`` (web/cli/campaigns.py) use it.
 
 Each campaign fails alone: a run that raises is rolled back to its last committed chunk and
 the campaign marked ``failed`` with the reason, and the next due campaign goes on. A
@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rewards.errors import LoyaltyError
+from rewards.errors import Inconsistent, LoyaltyError
 from rewards.models import Campaign
 from rewards.promotions import campaigns
 from rewards.promotions.fanout import Progress, fan_out
@@ -58,7 +58,8 @@ def run_campaign(sessions: sessionmaker[Session], campaign_id: int, clock: Calla
     while True:
         with sessions.begin() as session:
             campaign = session.get(Campaign, campaign_id)
-            assert campaign is not None
+            if campaign is None:
+                raise Inconsistent("campaign is missing")
             totals = totals or RunTotals(campaign.id, campaign.name)
             step = fan_out(session, campaign, clock(), list(channels), limit=batch)
         totals.add(step)

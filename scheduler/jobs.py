@@ -4,7 +4,7 @@ Each reads members a chunk at a time (keyset on id, never every member at once),
 each chunk in a short transaction of its own, and is idempotent: the ledger's idempotency
 keys and the outbox's dedupe keys make a second run (the same day, or by a second clock at
 the same moment) pay and queue nothing twice. Each returns a ``JobResult`` for the progress
-line. The rules come from the program file's ``[automations]`` table (rewards/program/config_automations.py).
+line. The rules come from the program file's ``[automations]`` table (rewards/config_automations.py).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rewards import earning, erasure, ledger, members, redemption, surveys, tiers
+from rewards.errors import Inconsistent
 from rewards.events import Birthday, PointsExpired, PointsExpiring, SurveyQuestion, WinBack
 from rewards.models import Member, Program
 from rewards.program.config import ProgramConfig
@@ -48,7 +49,8 @@ class JobResult:
 def _config(sessions: sessionmaker[Session], program_id: int) -> ProgramConfig:
     with sessions() as session:
         program = session.get(Program, program_id)
-        assert program is not None, f"no program {program_id}"
+        if program is None:
+            raise Inconsistent(f"no program {program_id}")
         return config_of(program)
 
 
@@ -82,7 +84,8 @@ def run_points_expiry(sessions: sessionmaker[Session], program_id: int, now: dat
             if expired is None:
                 continue
             member = session.get(Member, member_id)
-            assert member is not None
+            if member is None:
+                raise Inconsistent("member is missing")
             result.changed, result.points = result.changed + 1, result.points + expired.points
             event = PointsExpired(member_id, expired.points, member.balance)
             if tell(session, config, member, event, f"expired:{member_id}:{cutoff:%Y%m%dT%H%M%S}", now, channels):
@@ -236,7 +239,8 @@ def run_tier_review(sessions: sessionmaker[Session], program_id: int, now: datet
         result.looked_at += len(looked_at)
         for change in changes:
             member = session.get(Member, change.member_id)
-            assert member is not None
+            if member is None:
+                raise Inconsistent("member is missing")
             result.changed += 1
             if tell(session, config, member, change, f"tier:{member.id}:{change.new_tier}:{today:%Y-%m-%d}", now, channels):
                 result.queued += 1
@@ -262,7 +266,8 @@ def run_surveys(sessions: sessionmaker[Session], program_id: int, now: datetime,
         for purchase in due:
             result.looked_at += 1
             member = session.get(Member, purchase.member_id)
-            assert member is not None
+            if member is None:
+                raise Inconsistent("member is missing")
             identity = members.notice_identity(session, member, channels)
             # A conversation in progress there (a redeem to confirm, say): ask on a later run.
             if identity is None or (identity.flow is not None and identity.flow_expires_at and identity.flow_expires_at > now):

@@ -8,8 +8,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
+from rewards.models import Code
 from rewards.storage.db import make_engine
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
@@ -59,3 +61,11 @@ def drop_postgres_schema(schema: str) -> None:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def outstanding(session: Session, member_id: int, now: datetime) -> list[Code]:
+    """A member's codes still to be used, newest first: what a test checks was issued or returned."""
+    return list(session.scalars(
+        select(Code).where(Code.member_id == member_id, Code.status == "issued", Code.expires_at > now)
+        .order_by(Code.issued_at.desc())
+    ))

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from rewards import earning, members, redemption
+from rewards.errors import Inconsistent
 from rewards.standing import standing
 from web.api_support import (
     PREFIX,
@@ -112,7 +113,8 @@ def redeem_code(call: Call, code: str) -> Any:
     if result.refused:
         # Returned, not raised: the transaction commits, so a wrong guess counts toward the throttle.
         return error_response(_STATUS_BY_CODE_REFUSAL.get(result.refused, 409), result.refused, result.message)
-    assert result.code is not None
+    if result.code is None:
+        raise Inconsistent("result.code is missing")
     return jsonify(reward=result.code.reward.name, member_code=result.code.member.code)
 
 

@@ -1,11 +1,11 @@
 """Campaigns: a merchant's promotion checked and scheduled, listed, cancelled, and found
-when due. Fanning one out to the outbox is rewards/promotions/fanout.py; its counts are
-rewards/promotions/campaign_stats.py.
+when due. Fanning one out to the outbox is rewards/fanout.py; its counts are
+rewards/campaign_stats.py.
 
 A schedule is once (``send_at``, a wall time in the program's zone, or now) or recurring
-(a cron expression in the program's zone, rewards/promotions/cron.py). ``next_run_at`` always holds
+(a cron expression in the program's zone, rewards/cron.py). ``next_run_at`` always holds
 the next due instant, so the clock needs one query (``due``). An offer rides on a campaign:
-a points multiplier for a window of time (earning applies it, rewards/promotions/offers.py) or a
+a points multiplier for a window of time (earning applies it, rewards/offers.py) or a
 coupon, a reward issued free to each recipient as a code.
 
 Takes ``session`` and ``now``; never commits. Must not import Flask, APScheduler, ``bot``
@@ -22,7 +22,7 @@ from sqlalchemy import String, cast, literal, select, update
 from sqlalchemy.orm import Session
 
 from rewards import catalog
-from rewards.errors import InvalidInput, LoyaltyError, NotFound, Refused
+from rewards.errors import Inconsistent, InvalidInput, LoyaltyError, NotFound, Refused
 from rewards.inputs import ascii_decimal, row_id, storable_text
 from rewards.localtime import parse_local
 from rewards.models import Campaign, CampaignRecipient, Code, OutboxMessage, Program
@@ -77,7 +77,8 @@ class Draft:
         if self.send_at is not None:
             return self.send_at
         found = cron.next_run(self.cron or "", now, zone)
-        assert found is not None  # checked in ``draft``
+        if found is None:  # checked in ``draft``
+            raise Inconsistent("found is missing")
         return found
 
 

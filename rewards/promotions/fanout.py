@@ -2,7 +2,7 @@
 
 ``fan_out(session, campaign, now, channels)`` runs the campaign's due run: it streams the
 audience in chunks (keyset pagination on member id), decides each member
-(rewards/promotions/eligibility.py), issues coupon codes, queues the messages with
+(rewards/eligibility.py), issues coupon codes, queues the messages with
 ``outbox.enqueue_many`` and records every recipient, queued or skipped with its reason.
 With ``limit`` it stops after that many members and says whether the run is done; the
 caller commits between calls, so a big audience never holds one long transaction (on
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from rewards import members, outbox
 from rewards.codes import display
-from rewards.errors import Refused
+from rewards.errors import Inconsistent, Refused
 from rewards.models import Campaign, CampaignRecipient, CampaignRun, Member, OutboxMessage, Program
 from rewards.program.programs import config_of
 from rewards.promotions import audiences, cron
@@ -106,7 +106,8 @@ def fan_out(session: Session, campaign: Campaign, now: datetime, channels: Colle
         progress.done = True
         return progress
     program = session.get(Program, campaign.program_id)
-    assert program is not None
+    if program is None:
+        raise Inconsistent("program is missing")
     config = config_of(program)
     run = _run(session, campaign, now)
     progress.run_id = run.id
@@ -178,5 +179,6 @@ def send_test(session: Session, campaign: Campaign, member: Member, now: datetim
         session, member.program_id, identity.channel, identity.address, payload(campaign, test=True), "campaign", now,
         member_id=member.id, dedupe_key=f"{dedupe_prefix(campaign.id)}test:{uuid.uuid4().hex}",
     )
-    assert queued is not None  # a fresh key
+    if queued is None:  # a fresh key
+        raise Inconsistent("queued is missing")
     return session.get_one(OutboxMessage, queued)

@@ -125,14 +125,9 @@ def lock_for_transaction(session: Session, key: str) -> None:
     PostgreSQL: a transaction-level advisory lock on a hash of the key (a collision only
     makes two keys wait for each other). SQLite: nothing to do, every transaction already
     holds the database's write lock from its first statement (``BEGIN IMMEDIATE``)."""
-    if is_postgres(session):
+    if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def is_postgres(engine_or_session: Engine | Session) -> bool:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
-    return bind.dialect.name == "postgresql"

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from fakes.outputs import CollectingOutput
 
 from bot.messages import Button, Image, IncomingMessage, Reply
-from channels.base import CollectingOutput, render_text
+from channels.base import render_text
 
 MENU = (Button("Balance", "balance"), Button("Free coffee: 500 pts", "redeem free-coffee"))
 

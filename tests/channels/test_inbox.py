@@ -9,13 +9,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from fakes.outputs import CollectingOutput
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from support import T0
 
 from bot.messages import IncomingMessage
 from bot.outbox_payload import from_payload
-from channels.base import CollectingOutput
 from channels.sender import PermanentFailure, Sender
 from rewards import earning, members, referrals
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Program

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes.outputs import CollectingOutput
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from support import T0
@@ -21,7 +22,6 @@ from test_outbox import SCRIPT, database_args
 
 from bot.messages import Reply
 from bot.outbox_payload import to_payload
-from channels.base import CollectingOutput
 from channels.ratelimit import TokenBucket
 from channels.sender import Limits, PermanentFailure, RetryAfter, Sender, Skipped
 from rewards import outbox

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from support import outstanding
 
 from rewards import catalog, earning, ledger, redemption, tiers
 from rewards.errors import AlreadyDone, InsufficientPoints, InvalidInput, NotFound, Refused
@@ -312,7 +313,7 @@ def test_a_refund_may_take_the_balance_below_zero_and_then_nothing_can_be_redeem
         earning.adjust(session, member, -1, "correction", "adjust:1", T0 + DAY, "staff:ana")
     assert {o.reward.slug: o.blocked for o in catalog.offers(session, config, member, T0 + DAY)} == {
         "coffee": "points", "sticker": "points"}
-    assert member.balance == -450 and redemption.outstanding(session, member.id, T0 + DAY) != []
+    assert member.balance == -450 and outstanding(session, member.id, T0 + DAY) != []
 
     earning.record_purchase(session, program, config, member, "45.90", "R-2", T0 + 2 * DAY)
     assert member.balance == 9

@@ -12,6 +12,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 from sqlalchemy import func, select
+from support import outstanding
 
 from rewards import codes, earning, ledger, qr, redemption
 from rewards.errors import InsufficientPoints, Refused
@@ -71,7 +72,7 @@ def test_issuing_debits_the_cost_and_creates_a_single_use_code(session, rich, sh
     assert session.get(Member, rich.id).balance == 550
     entry = session.scalar(select(LedgerEntry).where(LedgerEntry.code_id == code.id))
     assert (entry.kind, entry.amount, entry.idempotency_key) == ("redeem", -500, f"code:{code.id}")
-    assert redemption.outstanding(session, rich.id, T0) == [stored]
+    assert outstanding(session, rich.id, T0) == [stored]
 
 
 def test_not_enough_points_is_refused_and_nothing_changes(session, join, shop, reward_row, T0):
@@ -297,7 +298,7 @@ def test_an_unused_code_expires_and_gives_its_points_back_once(session, rich, sh
     ).all()
     assert returned == [("code_return", 500, f"code-return:{code.id}")]
     assert redemption.use(session, program.id, code.code, T0 + 30 * DAY, "till-1").refused == "expired"
-    assert redemption.outstanding(session, rich.id, T0 + 30 * DAY) == []
+    assert outstanding(session, rich.id, T0 + 30 * DAY) == []
 
 
 # --- unguessable, scannable ---------------------------------------------------------------

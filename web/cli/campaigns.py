@@ -15,7 +15,8 @@ from rewards.promotions import audiences, campaigns
 from rewards.promotions.campaign_stats import counts
 from rewards.promotions.eligibility import Preview, Rules, preview
 from rewards.promotions.fanout import send_test
-from web.campaign_runs import RunTotals, run_campaign, send_due
+from scheduler import campaigns as runs
+from scheduler.campaigns import RunTotals
 from web.cli.support import command
 from web.runtime import runtime
 
@@ -107,7 +108,7 @@ def create_command(name: str, text: str, image_url: str | None, staff: str, **gi
                        f" see who it reaches: loyalty campaign preview {created.id}")
         campaign_id = created.id
     if given["send_now"]:
-        _finished(run_campaign(rt, campaign_id, on_progress=_progress))
+        _finished(runs.run_alone(rt.sessions, campaign_id, rt.clock, rt.enabled_channels, on_progress=_progress))
 
 
 @command("list", group=campaign)
@@ -208,7 +209,8 @@ def send_due_command(batch: int) -> None:
     with rt.transaction() as session:
         program, _ = rt.program(session)
         program_id = program.id
-    done = send_due(rt, program_id, batch=max(1, batch), on_progress=_progress)
+    done = runs.send_due(rt.sessions, rt.clock, rt.enabled_channels, program_id, batch=max(1, batch),
+                         on_progress=_progress)
     if not done:
         click.echo("no campaign is due")
     for totals in done:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from channels import telegram
 from channels.sender import Sender
-from rewards.errors import LoyaltyError
+from rewards.errors import Inconsistent, LoyaltyError
 from rewards.models import OutboxMessage
 from web import sender_runtime
 from web.cli.support import command
@@ -64,7 +64,8 @@ def set_webhook_command() -> None:
                                         ("PUBLIC_BASE_URL", s.public_base_url)) if not value]
     if missing:
         raise click.ClickException("set " + ", ".join(missing) + " first (see README, Telegram)")
-    assert s.public_base_url is not None and s.telegram_webhook_secret is not None
+    if s.public_base_url is None or s.telegram_webhook_secret is None:
+        raise Inconsistent("s.public_base_url or s.telegram_webhook_secret is missing")
     if not s.public_base_url.startswith("https://"):
         raise click.ClickException(f"PUBLIC_BASE_URL must start with https:// (Telegram only calls HTTPS webhooks; "
                                    f"got {s.public_base_url}); without one, use `loyalty telegram poll`")

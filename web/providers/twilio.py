@@ -30,7 +30,7 @@ from channels import twilio, twilio_inbound
 from channels.sender import Adapter
 from channels.twilio import CARRIER_STOP_REASON, CHANNELS, OPTED_OUT, SMS, WHATSAPP
 from rewards import inbound, members, outbox
-from rewards.errors import LoyaltyError
+from rewards.errors import Inconsistent, LoyaltyError
 from rewards.models import Identity, Program
 from rewards.phones import mask
 from rewards.program.programs import config_of
@@ -244,7 +244,8 @@ def receive(
     answered = twilio_answered or (message.channel == SMS and keyword.word in TWILIO_ANSWERS_ON_SMS)
     reply: Reply | None = None
     program = session.get(Program, message.program_id)
-    assert program is not None
+    if program is None:
+        raise Inconsistent("program is missing")
     t = translator(_language(identity, keyword, program))
     if keyword.name == carrier.STOP:
         if members.stop_messages(identity, now):
