@@ -27,7 +27,28 @@ class NotFound(LoyaltyError):
 
 
 class InvalidInput(LoyaltyError):
+    """``field``: the input it is about, by the domain's name for it; ``problem``: the message
+    after that name, so a surface that calls the field otherwise (the API's ``offer.factor``
+    for ``multiplier``) words it as ``its_name + problem`` without reading the text."""
+
     reason = "invalid"
+
+    def __init__(self, message: str, *, reason: str | None = None, field: str | None = None,
+                 problem: str | None = None, **details: object) -> None:
+        super().__init__(message, reason=reason, **details)
+        self.field = field
+        self.problem = problem
+
+    @classmethod
+    def about(cls, field: str, problem: str) -> InvalidInput:
+        """"<field><problem>": ``problem`` starts with ": " or a space."""
+        return cls(field + problem, field=field, problem=problem)
+
+    def naming(self, names: dict[str, str]) -> str:
+        """The message with the field called as ``names`` says (unchanged when it is not there)."""
+        if self.field in names and self.problem is not None:
+            return names[self.field] + self.problem
+        return str(self)
 
 
 class InsufficientPoints(LoyaltyError):

@@ -41,7 +41,7 @@ def storable_text(field: str, value: str) -> str:
     """``value`` unchanged, or ``InvalidInput`` naming ``field`` when a database cannot store it."""
     problem = unstorable(value)
     if problem is not None:
-        raise InvalidInput(f"{field}: contains {problem}; send plain UTF-8 text", reason="invalid", field=field)
+        raise InvalidInput.about(field, f": contains {problem}; send plain UTF-8 text")
     return value
 
 

@@ -78,11 +78,9 @@ def parse_local(text: str, zone: str, what: str = "time", end_of_day: bool = Fal
         else:
             naive = datetime.fromisoformat(raw.replace(" ", "T", 1))
     except ValueError:
-        raise InvalidInput(f'{what} "{text}" is not a date and time: write it like 2026-12-05 10:00'[:300],
-                           reason="invalid", field=what) from None
+        raise InvalidInput.about(what, f' "{text}" is not a date and time: write it like 2026-12-05 10:00'[:300]) from None
     if not FIRST_DAY <= naive.date() <= LAST_DAY:
-        raise InvalidInput(f"{what} {naive.date()} is out of range: give a date from {FIRST_DAY} to {LAST_DAY}",
-                           reason="invalid", field=what)
+        raise InvalidInput.about(what, f" {naive.date()} is out of range: give a date from {FIRST_DAY} to {LAST_DAY}")
     if len(raw) == 10 and end_of_day:
         naive += timedelta(days=1)
     if naive.tzinfo is not None:
@@ -91,8 +89,7 @@ def parse_local(text: str, zone: str, what: str = "time", end_of_day: bool = Fal
     local = naive.replace(tzinfo=tz)
     back = local.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     if back != naive:
-        raise InvalidInput(f"{what} {naive:%Y-%m-%d %H:%M} does not exist in {zone} (clocks go forward then)",
-                           reason="invalid")
+        raise InvalidInput.about(what, f" {naive:%Y-%m-%d %H:%M} does not exist in {zone} (clocks go forward then)")
     return local.astimezone(UTC)
 
 

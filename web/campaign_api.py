@@ -81,14 +81,9 @@ def _offer(body: dict[str, Any]) -> dict[str, Any]:
     return {"multiplier": offer["factor"], "offer_from": offer["starts_at"], "offer_until": offer["ends_at"]}
 
 
-def _message(error: InvalidInput) -> str:
-    # The domain names its fields as the CLI and API share them; the API's offer lives inside "offer".
-    text = str(error)
-    for domain, api in (("multiplier", "offer.factor"), ("offer_from", "offer.starts_at"),
-                        ("offer_until", "offer.ends_at"), ("coupon", "offer.reward")):
-        if text.startswith((domain + ":", domain + " ")):  # "offer_until: ..." or 'offer_until "x" is not a date'
-            return api + text[len(domain):]
-    return text
+# The domain names its fields as the CLI does; the API's offer lives inside "offer".
+_API_NAMES = {"multiplier": "offer.factor", "offer_from": "offer.starts_at", "offer_until": "offer.ends_at",
+              "coupon": "offer.reward"}
 
 
 @bp.post("/campaigns")
@@ -107,7 +102,7 @@ def create_campaign(call: Call) -> Any:
             send_now=bool(body.get("now")), image_url=body.get("image_url"), **_offer(body),
         )
     except InvalidInput as error:
-        raise ApiError(422, "bad_field", _message(error)) from None
+        raise ApiError(422, "bad_field", error.naming(_API_NAMES)) from None
     campaign = campaigns.create(call.session, call.program, call.config, draft, call.now, call.actor)
     return jsonify(asjson_content(campaign)), 201
 

@@ -83,7 +83,7 @@ class Draft:
 
 
 def _fail(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", reason="invalid", field=field)
+    return InvalidInput.about(field, f": {message}")
 
 
 def _text(field: str, value: Any, limit: int) -> str:
