@@ -156,7 +156,7 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Refund a purchase: take back the points it earned",
                 "parameters": [path_param("receipt_id", "the receipt id given when the purchase was recorded")],
                 "responses": responses({"200": json_content("Refund", "refunded")}, _404="no purchase with this receipt",
-                                        _409="already refunded"),
+                                        _409="already refunded", _422="not a receipt id"),
             }
         },
         "/members/{customer}": {
@@ -172,8 +172,9 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Use a redemption code (once, ever)",
                 "parameters": [path_param("code", "the code as shown or scanned, e.g. K7QM-3XPA-9RT2W")],
                 "responses": responses(
-                    {"200": json_content("Redeemed", "accepted: give the reward")}, _404="no such code (counts toward the throttle)",
-                    _409="used, expired or cancelled (error says which)", _429="too many wrong codes from this key; wait",
+                    {"200": json_content("Redeemed", "accepted: give the reward")},
+                    _404="no such code (counts toward the throttle)", _409="used, expired or cancelled (error says which)",
+                    _422="not a code", _429="too many wrong codes from this key; wait",
                 ),
             }
         },

@@ -152,9 +152,11 @@ ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
 
 def responses(ok: dict[str, Any], **refusals: str) -> dict[str, Any]:
     out: dict[str, Any] = dict(ok)
-    out["401"] = {"description": "no API key, or a wrong or revoked one", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    error = {"application/json": {"schema": ERROR_SCHEMA}}
+    out["401"] = {"description": "no API key, or a wrong or revoked one", "content": error}
+    out["503"] = {"description": "not ready, or the database is unavailable: try again shortly", "content": error}
     for status, description in refusals.items():
-        out[status.lstrip("_")] = {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+        out[status.lstrip("_")] = {"description": description, "content": error}
     return out
 
 

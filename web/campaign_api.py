@@ -152,7 +152,7 @@ _PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/CampaignIn"}}}},
             "responses": responses({"201": json_content("Campaign", "created and scheduled")},
-                                    _400="malformed JSON or not an object",
+                                    _400="malformed JSON or not an object", _413="body too large",
                                     _422="a field is missing or wrong (the message names it)"),
         },
         "get": {"summary": "Campaigns, newest first",
@@ -160,16 +160,19 @@ _PATHS: dict[str, Any] = {
     },
     "/campaigns/{campaign_id}": {"get": {
         "summary": "A campaign with its counts", "parameters": [_ID],
-        "responses": responses({"200": json_content("CampaignWithCounts", "the campaign")}, _404="no such campaign"),
+        "responses": responses({"200": json_content("CampaignWithCounts", "the campaign")},
+                               _404="no such campaign", _422="not a campaign id"),
     }},
     "/campaigns/{campaign_id}/preview": {"get": {
         "summary": "Who the next run would reach, and who would be skipped and why", "parameters": [_ID],
-        "responses": responses({"200": json_content("CampaignPreview", "counts")}, _404="no such campaign"),
+        "responses": responses({"200": json_content("CampaignPreview", "counts")},
+                               _404="no such campaign", _422="not a campaign id"),
     }},
     "/campaigns/{campaign_id}/cancel": {"post": {
         "summary": "Cancel: no more runs; messages still waiting are withdrawn", "parameters": [_ID],
-        "responses": responses({"200": json_content("Campaign", "cancelled")}, _404="no such campaign",
-                                _409="already sent or cancelled"),
+        "responses": responses({"200": json_content("Campaign", "cancelled")},
+                               _404="no such campaign", _422="not a campaign id",
+                               _409="already sent or cancelled"),
     }},
 }
 
