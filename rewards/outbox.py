@@ -7,7 +7,7 @@ most what was in flight and loses nothing.
 
 Claiming is exclusive on both engines: PostgreSQL locks the chosen rows with
 ``FOR UPDATE SKIP LOCKED`` (concurrent senders take different rows); SQLite runs the same
-statement inside the ``BEGIN IMMEDIATE`` transaction every writer holds (rewards/db.py), so
+statement inside the ``BEGIN IMMEDIATE`` transaction every writer holds (rewards/storage/db.py), so
 one claimer at a time. Payloads are plain JSON dicts; ``bot/outbox_payload.py`` turns
 Replies into them and back. Like every domain module: takes ``session`` and ``now``, never
 commits. Must not import Flask, a provider SDK, ``bot`` or ``channels``.
@@ -88,7 +88,7 @@ def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]], now: datet
     def flush() -> int:
         if not chunk:
             return 0
-        # rewards/bulk.py, not .values(chunk): a statement built with .values(rows) is
+        # rewards/storage/bulk.py, not .values(chunk): a statement built with .values(rows) is
         # compiled afresh, row by row, each time, which dominated a campaign's fan-out.
         inserted = insert_count(session, OutboxMessage.__table__, chunk, conflict=("program_id", "dedupe_key"))
         chunk.clear()

@@ -4,7 +4,7 @@ Each reads members a chunk at a time (keyset on id, never every member at once),
 each chunk in a short transaction of its own, and is idempotent: the ledger's idempotency
 keys and the outbox's dedupe keys make a second run (the same day, or by a second clock at
 the same moment) pay and queue nothing twice. Each returns a ``JobResult`` for the progress
-line. The rules come from the program file's ``[automations]`` table (rewards/config_automations.py).
+line. The rules come from the program file's ``[automations]`` table (rewards/program/config_automations.py).
 """
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """Campaigns: a merchant's promotion checked and scheduled, listed, cancelled, and found
-when due. Fanning one out to the outbox is rewards/fanout.py; its counts are
-rewards/campaign_stats.py.
+when due. Fanning one out to the outbox is rewards/promotions/fanout.py; its counts are
+rewards/promotions/campaign_stats.py.
 
 A schedule is once (``send_at``, a wall time in the program's zone, or now) or recurring
-(a cron expression in the program's zone, rewards/cron.py). ``next_run_at`` always holds
+(a cron expression in the program's zone, rewards/promotions/cron.py). ``next_run_at`` always holds
 the next due instant, so the clock needs one query (``due``). An offer rides on a campaign:
-a points multiplier for a window of time (earning applies it, rewards/offers.py) or a
+a points multiplier for a window of time (earning applies it, rewards/promotions/offers.py) or a
 coupon, a reward issued free to each recipient as a code.
 
 Takes ``session`` and ``now``; never commits. Must not import Flask, APScheduler, ``bot``

@@ -2,7 +2,7 @@
 
 ``fan_out(session, campaign, now, channels)`` runs the campaign's due run: it streams the
 audience in chunks (keyset pagination on member id), decides each member
-(rewards/eligibility.py), issues coupon codes, queues the messages with
+(rewards/promotions/eligibility.py), issues coupon codes, queues the messages with
 ``outbox.enqueue_many`` and records every recipient, queued or skipped with its reason.
 With ``limit`` it stops after that many members and says whether the run is done; the
 caller commits between calls, so a big audience never holds one long transaction (on

@@ -29,7 +29,7 @@ DAY = timedelta(days=1)
 
 
 class Twin:
-    """One program's customers, each message through ``channels.inbox.receive``."""
+    """One program's customers, each message through ``web.inbox.receive``."""
 
     def __init__(self, sessions: sessionmaker[Session], program_id: int, quick_answers: bool,
                  monkeypatch: pytest.MonkeyPatch) -> None:

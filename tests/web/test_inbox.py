@@ -1,4 +1,4 @@
-"""channels/inbox.py: one incoming message in, its effects and outbox rows in one
+"""web/inbox.py: one incoming message in, its effects and outbox rows in one
 transaction; a redelivery has no effect; notices find the member's last channel; an
 unreachable address gets nothing more until the customer writes again."""
 from __future__ import annotations
