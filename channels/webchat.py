@@ -13,18 +13,14 @@ with the reply: at "delete my data" and after the retention period, like the bot
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.messages import IncomingMessage, Reply
+from bot.messages import Reply
 from bot.outbox_payload import from_payload
-from bot.turn import BotSettings
-from channels import inbox
 from rewards.models import OutboxMessage
 
 NAME = "web"
@@ -47,14 +43,6 @@ class Page:
     cursor: int  # ``after`` for the next poll
     pending: bool  # a reply is queued or being sent: poll again soon
     more: bool  # there may be more sent rows past ``cursor`` already
-
-
-def receive(
-    session: Session, message: IncomingMessage, now: datetime, channels: Collection[str],
-    settings: BotSettings | None = None,
-) -> inbox.Received:
-    """``channels.inbox.receive``, keeping the customer's words with the first reply."""
-    return inbox.receive(session, message, now, channels, settings, said=message.text)
 
 
 def render(row: OutboxMessage) -> dict[str, Any]:

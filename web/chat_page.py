@@ -25,7 +25,7 @@ from rewards.errors import InvalidInput, LoyaltyError
 from rewards.models import Program
 from rewards.phones import parse_phone
 from rewards.qr import qr_png
-from web import json_body
+from web import json_body, providers
 from web.runtime import UNAVAILABLE, SetupError, runtime
 
 log = logging.getLogger("loyalty.chat")
@@ -134,7 +134,7 @@ def post_message() -> Any:
             provider_message_id=hashlib.sha256(f"{phone}:{client_id}".encode()).hexdigest() if client_id else None,
             phone=phone, payload=payload,
         )
-        received = rt.receive(message, via=webchat.receive)
+        received = rt.receive(message, via=providers.webchat.receive)
     except UNAVAILABLE as error:
         raise _unavailable(error) from None
     except LoyaltyError as error:
