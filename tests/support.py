@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +19,15 @@ from rewards.storage.db import make_engine
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
 NO_POSTGRES = "LOYALTY_TEST_POSTGRES_URL is not set (CI sets it; .ci/run shows how)"
+
+
+def wait_until(condition: Callable[[], object], failure: str, timeout: float = 10.0) -> None:
+    """Wait for something another thread or process does: look often, fail with ``failure``
+    after ``timeout`` seconds. The timeout only bounds a broken run; nothing is timed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.005)
 
 
 def migrated_sqlite_url(path: Path) -> str:

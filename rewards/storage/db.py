@@ -13,8 +13,8 @@ tried every 50 microseconds instead (a failed try costs a few), for up to ``SQLI
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
+from time import monotonic, sleep
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, or_, text
@@ -68,15 +68,15 @@ def begin_immediate(connection: Any) -> None:
     raw = connection.connection.dbapi_connection
     raw.execute("PRAGMA busy_timeout=0")  # fail at once while locked: we wait here, briefly
     try:
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        while time.monotonic() < deadline:
+        deadline = monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while monotonic() < deadline:
             try:
                 raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error):
                     break  # not the lock: the try below raises it the SQLAlchemy way
-            time.sleep(SQLITE_LOCK_POLL_SECONDS)
+            sleep(SQLITE_LOCK_POLL_SECONDS)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     finally:
         raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

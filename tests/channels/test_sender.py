@@ -17,7 +17,7 @@ import pytest
 from fakes.outputs import CollectingOutput
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
-from support import T0
+from support import T0, wait_until
 from test_outbox import SCRIPT, database_args
 
 from bot.messages import Reply
@@ -264,21 +264,30 @@ def test_a_sender_that_wakes_late_still_reaches_the_rate_and_never_exceeds_it(
 
 
 def test_run_sends_when_woken_and_stops_when_asked(sessions: sessionmaker[Session], program: Program) -> None:
+    """A sender idle in an hour-long poll sends at once when woken: only the wake can have
+    sent it before the deadline."""
     output = CollectingOutput()
-    sender = Sender(sessions, {"fake": output}, poll_seconds=30)
+    sender = Sender(sessions, {"fake": output}, poll_seconds=3600)
+    looked = threading.Event()
+    run_once = sender.run_once
+
+    def look() -> int:
+        handled = run_once()
+        looked.set()
+        return handled
+
+    sender.run_once = look  # type: ignore[method-assign]
     stop = threading.Event()
     thread = threading.Thread(target=sender.run, args=(stop,))
     thread.start()
     try:
-        time.sleep(0.2)  # idle now, polling every 30 s
+        assert looked.wait(10), "the sender never looked at the outbox"
+        assert output.sent == []  # found nothing: idle now until the poll or a wake
         with sessions.begin() as s:
             queue(s, program, "reply", "hello")
-        started = time.monotonic()
         sender.wake()
-        while not output.sent and time.monotonic() - started < 5:
-            time.sleep(0.005)
+        wait_until(lambda: output.sent, "the wake did not make the sender look")
         assert output.texts() == ["hello"]
-        assert time.monotonic() - started < 1
     finally:
         stop.set()
         thread.join(5)

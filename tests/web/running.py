@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from support import wait_until
+
 BIN = Path(sys.executable).parent
 DROPPED = ("TELEGRAM_", "TWILIO_", "LOYALTY_", "PUBLIC_BASE_URL", "DATABASE_URL", "SECRET_KEY", "PORT", "WEB_CONCURRENCY")
 
@@ -130,18 +132,19 @@ def wait_until_up(url: str, proc: Running, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def chat_round_trip(base: str, phone: str, text: str, timeout: float = 10.0) -> tuple[list[dict[str, Any]], float]:
-    """Post on /chat, poll until the bot's replies are there. Returns them and the seconds
-    from the POST's answer to the first poll that saw them."""
+def chat_round_trip(base: str, phone: str, text: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Post on /chat, look until the bot's replies are there, and return them."""
     status, body = http("POST", f"{base}/chat/messages", {"phone": phone, "text": text, "id": os.urandom(8).hex()},
                         {"X-Loyalty-Chat": "1"})
     assert status == 200, body
-    answered = time.monotonic()
     query = urllib.parse.urlencode({"phone": phone, "after": 0})
-    while True:
+    pages: list[dict[str, Any]] = []
+
+    def replied() -> bool:
         status, page = http("GET", f"{base}/chat/messages?{query}")
         assert status == 200, page
-        if page["messages"] and not page["pending"]:
-            return page["messages"], time.monotonic() - answered
-        assert time.monotonic() - answered < timeout, f"no reply within {timeout} s"
-        time.sleep(0.01)
+        pages.append(page)
+        return bool(page["messages"]) and not page["pending"]
+
+    wait_until(replied, f"no reply within {timeout} s", timeout)
+    return pages[-1]["messages"]

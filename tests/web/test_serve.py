@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from running import Running, chat_round_trip, clean_env, free_port, http, loyalty, wait_until_up
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_schema_url
+from sqlalchemy import Engine, text
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_schema_url, wait_until
 
 from channels.sender import Limits
 from rewards.errors import ConfigError
@@ -77,10 +77,8 @@ def test_loyalty_serve_on_a_fresh_machine(tmp_path: Path) -> None:
         assert "sender: in this process" in console
         assert http("GET", f"{base}/healthz") == (200, {"status": "ok"})
         assert http("GET", f"{base}/chat")[0] == 200
-        replies, seconds = chat_round_trip(base, NEWCOMER, "hi")
+        replies = chat_round_trip(base, NEWCOMER, "hi")
         assert "Reply YES or NO" in replies[-1]["text"]
-        assert seconds < 3, f"the reply took {seconds:.3f} s"
-        print(f"serve: /chat reply seen {seconds * 1000:.0f} ms after the POST was answered")
         assert serve.stop(signal.SIGINT) == 0
     assert "stopped (messages sent: 1)" in serve.output
     no_phone_numbers(serve.output.partition("serving on")[2])  # the demo's "try it" lines name sample numbers
@@ -89,35 +87,45 @@ def test_loyalty_serve_on_a_fresh_machine(tmp_path: Path) -> None:
 def test_loyalty_worker_sends_and_stops_gracefully(database_url: str, tmp_path: Path) -> None:
     postgres = database_url.startswith("postgresql")
     # On PostgreSQL the poll is made too slow to matter: only NOTIFY can wake it in time.
-    args = ["worker", "--report-every", "0.2"] + (["--poll", "30"] if postgres else [])
+    args = ["worker", "--report-every", "0.2"] + (["--poll", "3600"] if postgres else [])
     app = create_app(Settings.from_env({"DATABASE_URL": database_url, "LOYALTY_QR_DIR": str(tmp_path / "qr")}))
     client = app.test_client()
     try:
         with Running(loyalty(*args), clean_env(database_url, tmp_path), tmp_path) as worker:
             worker.wait_for(r"worker \S+ started on " + ("postgresql \\(LISTEN" if postgres else "sqlite"))
             worker.wait_for(r"rates: web unlimited")
-            time.sleep(0.3)  # listening by now; either way, a wake after LISTEN finds older rows
-            seen = []
-            for text in ("hi", "yes"):
-                body = {"phone": NEWCOMER, "text": text, "id": f"smoke-{text}-1"}
+            if postgres:  # its listener has run LISTEN: what is queued from now on, NOTIFY announces
+                wait_until(lambda: listening(app.extensions["loyalty"].engine, worker.proc.pid),
+                           f"the worker never listened:\n{worker.output}")
+            seen: list[dict] = []
+            for said in ("hi", "yes"):
+                body = {"phone": NEWCOMER, "text": said, "id": f"smoke-{said}-1"}
                 assert client.post("/chat/messages", json=body, headers={"X-Loyalty-Chat": "1"}).status_code == 200
-                posted = time.monotonic()
-                while True:
+
+                def replied() -> bool:
                     page = client.get("/chat/messages", query_string={"phone": NEWCOMER, "after": 0}).json
                     if len(page["messages"]) > len(seen) and not page["pending"]:
-                        break
-                    assert time.monotonic() - posted < 5, f"the worker did not send:\n{worker.output}"
-                    time.sleep(0.01)
-                seen = page["messages"]
-                print(f"worker ({'NOTIFY' if postgres else 'poll'}): reply sent in {(time.monotonic() - posted) * 1000:.0f} ms")
+                        seen[:] = page["messages"]
+                        return True
+                    return False
+
+                wait_until(replied, f"the worker did not send:\n{worker.output}")
             worker.wait_for(r"sent [1-9]\d*, failed 0")
             assert worker.stop(signal.SIGTERM) == 0
     finally:
         app.extensions["loyalty"].engine.dispose()
-    assert "You're in" in seen[-1]["text"] or "You're in" in " ".join(m["text"] for m in seen)
+    assert "You're in" in " ".join(m["text"] for m in seen)
     assert "stopping: finishing the message in hand" in worker.output
     assert "stopped after" in worker.output
     no_phone_numbers(worker.output)
+
+
+def listening(engine: Engine, pid: int) -> bool:
+    """Whether process ``pid``'s outbox listener (named in pg_stat_activity) has run LISTEN."""
+    with engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND query LIKE 'LISTEN %'"
+        ), {"name": f"loyalty outbox listener {pid}"}).scalar())
 
 
 def procfile() -> dict[str, str]:
@@ -137,13 +145,10 @@ def test_the_procfile_runs_gunicorn_workers_and_a_loyalty_worker(production_url:
             Running(["/bin/sh", "-c", "exec " + lines["worker"]], env, tmp_path) as worker:
         wait_until_up(f"{base}/healthz", web)
         worker.wait_for("rates:")
-        replies, seconds = chat_round_trip(base, NEWCOMER, "hi")
+        replies = chat_round_trip(base, NEWCOMER, "hi")
         assert "Reply YES or NO" in replies[-1]["text"]
-        assert seconds < 3
-        warm, warm_seconds = chat_round_trip(base, "+15550000002", "balance")
-        assert "points" in warm[-1]["text"] and warm_seconds < 3
-        print(f"gunicorn + worker on {production_url.split(':')[0]}: replies seen {seconds * 1000:.0f} ms (first) "
-              f"and {warm_seconds * 1000:.0f} ms (warm) after the POST was answered")
+        warm = chat_round_trip(base, "+15550000002", "balance")
+        assert "points" in warm[-1]["text"]
         assert worker.stop(signal.SIGTERM) == 0
         web.stop(signal.SIGINT)  # gunicorn's quick shutdown: nothing is in flight
     assert web.output.count("Booting worker") == 2, web.output
