@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.config.update(overrides)
-    engine = open_engine(settings.database_url)
+    engine = open_engine(settings.database_url, sql_through_orm=settings.sql_through_orm)
     app.extensions["loyalty"] = Runtime(settings, engine, session_factory(engine),
                                         enabled_channels=tuple(providers.enabled_channels(settings)))
 

@@ -24,7 +24,7 @@ class SetupError(LoyaltyError):
     """The database or program is not ready; the message says which command fixes it."""
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, sql_through_orm: bool = False) -> Engine:
     """The engine for DATABASE_URL, or a SetupError saying in one line what is wrong with
     it: not a URL, a driver that is not installed, a SQLite file in a folder that does not
     exist. (A server that does not answer is only found on first use: ``describe_failure``.)"""
@@ -38,7 +38,7 @@ def open_engine(url: str) -> Engine:
             raise SetupError(f"DATABASE_URL names a SQLite file in {folder}, a folder that does not exist:"
                              " create the folder or change DATABASE_URL")
     try:
-        return make_engine(url)
+        return make_engine(url, prepared_through_session=sql_through_orm)
     except (ImportError, NoSuchModuleError) as error:
         raise SetupError(_missing_driver(parsed, error)) from None
     except ArgumentError as error:

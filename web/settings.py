@@ -25,6 +25,9 @@ class Settings:
     web_chat: bool = True
     # LOYALTY_RATE_<CHANNEL>[_PER_CHAT] as given; checked and applied by web/sender_runtime.py.
     sender_rates: tuple[tuple[str, str], ...] = ()
+    # LOYALTY_SQL_THROUGH_ORM=1: the hot statements (rewards/storage/prepared.py) go through the
+    # Session, into SQLAlchemy's echo log and events; slower, for debugging.
+    sql_through_orm: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -50,4 +53,5 @@ class Settings:
             twilio_api_base_url=get("TWILIO_API_BASE_URL"),
             web_chat=(get("LOYALTY_WEB_CHAT") or "on").lower() not in ("off", "0", "false", "no"),
             sender_rates=tuple(sorted((k, v.strip()) for k, v in env.items() if k.startswith("LOYALTY_RATE_"))),
+            sql_through_orm=(get("LOYALTY_SQL_THROUGH_ORM") or "off").lower() in ("on", "1", "true", "yes"),
         )

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, or_, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from rewards.storage.prepared import THROUGH_SESSION
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_LOCK_POLL_SECONDS = 0.00005
 
@@ -33,8 +35,12 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, prepared_through_session: bool = False, **kwargs: Any) -> Engine:
+    """The engine for ``url``; ``prepared_through_session`` runs the statements of
+    rewards/storage/prepared.py through the Session (slower; in the echo log)."""
     url = normalize_url(url)
+    if prepared_through_session:
+        kwargs["execution_options"] = {**kwargs.get("execution_options", {}), THROUGH_SESSION: True}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine)

@@ -19,6 +19,13 @@ Python-side column defaults other than constants, engine events (these statement
 in SQLAlchemy's echo log).
 ``tests/rewards/test_prepared.py`` holds every statement run this way to SQLAlchemy's own
 results on SQLite and PostgreSQL.
+
+It reads SQLAlchemy's compiled form (``positiontup``, ``bind_names``, ``insert_prefetch``,
+``escaped_bind_names``): pyproject.toml pins the SQLAlchemy versions that test passes on.
+An engine made with the execution option ``THROUGH_SESSION`` (``make_engine(...,
+prepared_through_session=True)``; the app sets it from LOYALTY_SQL_THROUGH_ORM=1) runs the
+same statements through ``Session.execute`` instead: slower, but in the echo log and the
+engine's events, for debugging. The statements are checked the same way on both roads.
 """
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 _REQUIRED = object()
+# The engine execution option that sends these statements through the Session.
+THROUGH_SESSION = "loyalty_prepared_through_session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +96,10 @@ class Prepared:
                 seen[value] = process(value)
             return seen[value]
 
-        return self._execute(session, lambda plan: [self._args(plan, row, convert) for row in rows], many=True)[1]
+        return self._execute(session, rows, lambda plan: [self._args(plan, row, convert) for row in rows], many=True)[1]
 
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
-        return self._execute(session, lambda plan: self._args(plan, params))
+        return self._execute(session, params, lambda plan: self._args(plan, params))
 
     @staticmethod
     def _args(plan: _Plan, params: Mapping[str, Any],
@@ -106,13 +115,15 @@ class Prepared:
                 args[slot] = value
         return args
 
-    def _execute(self, session: Session, arguments: Callable[[_Plan], Any],
-                 many: bool = False) -> tuple[list[tuple[Any, ...]], int]:
+    def _execute(self, session: Session, given: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                 arguments: Callable[[_Plan], Any], many: bool = False) -> tuple[list[tuple[Any, ...]], int]:
         if session.autoflush:
             session.flush()  # what Session.execute does: pending ORM changes are seen
         connection = session.connection()
         dialect = connection.dialect
         plan = self._plans.get(dialect) or self._compile(dialect)
+        if connection.get_execution_options().get(THROUGH_SESSION):
+            return self._through_session(session, plan, arguments, given, many)
         args = arguments(plan)
         raw = connection.connection.dbapi_connection
         cursor = raw.cursor()  # type: ignore[union-attr]
@@ -140,6 +151,24 @@ class Prepared:
                 processed.append(tuple(row))
             return processed, count
         return rows, count
+
+    def _through_session(self, session: Session, plan: _Plan, arguments: Callable[[_Plan], Any],
+                         given: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                         many: bool) -> tuple[list[tuple[Any, ...]], int]:
+        """The statement by ``Session.execute``: SQLAlchemy converts the values and fills the
+        defaults. Only the statement's own parameters are passed (another key naming a column
+        would become a SET or VALUES clause there), and a missing required one is refused
+        as on the driver's road."""
+        arguments(plan)
+        keys = [key for key, *_ in plan.given]
+
+        def own(params: Mapping[str, Any]) -> dict[str, Any]:
+            return {key: params[key] for key in keys if key in params}
+
+        params: Any = [own(row) for row in given] if many else own(given)  # type: ignore[arg-type]
+        result = session.execute(self.statement, params)
+        rows = [tuple(row) for row in result.all()] if result.returns_rows else []
+        return rows, result.rowcount
 
     def _compile(self, dialect: Dialect) -> _Plan:
         compiled: Any = self.statement.compile(dialect=dialect)

@@ -3,7 +3,8 @@
 Every statement the code runs this way is held here to ``Session.execute`` of the same
 statement, on SQLite and PostgreSQL: the same rows, with the same Python types (aware
 datetimes, JSON, booleans, NULLs), and the same rows written. Then what the session
-around it promises: autoflush, rollback, SQLAlchemy's exceptions.
+around it promises: autoflush, rollback, SQLAlchemy's exceptions. Every test runs on both
+roads: the driver's, and the Session's that LOYALTY_SQL_THROUGH_ORM=1 switches to.
 """
 from __future__ import annotations
 
@@ -12,16 +13,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards import ledger, members, outbox, standing
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage
 from rewards.storage import bulk
-from rewards.storage.prepared import Prepared
+from rewards.storage.prepared import THROUGH_SESSION, Prepared
 
 BOTH = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture(autouse=True, params=["driver", "session"])
+def road(request: pytest.FixtureRequest, engine: Engine) -> str:
+    """The road the statements take: the driver's cursor, or the Session (the switch on)."""
+    if request.param == "session":
+        engine.update_execution_options(**{THROUGH_SESSION: True})
+    return request.param
 
 
 def as_sqlalchemy(session: Session, prepared: Prepared, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -154,3 +163,17 @@ def test_what_it_cannot_run_is_refused_with_a_reason(session: Session, T0) -> No
         standing._FIGURES.rows(session, {"now": T0, "expiry_cutoff": T0, "window_start": T0})
     renamed = Prepared(update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(name="x"))
     assert renamed.run(session, {"member_id": -1}) == 0  # a constant in the statement, no such member: nothing changed
+
+
+@BOTH
+def test_the_switch_sends_them_through_the_session_and_its_events(session: Session, engine: Engine, road: str,
+                                                                  join: Callable[..., Member], T0) -> None:  # type: ignore[no-untyped-def]
+    """What the switch is for: the statements show in SQLAlchemy's echo log and events."""
+    member = join()
+    session.flush()
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql))
+    members.touch(session, member.id, T0 + timedelta(hours=1))
+    statement = str(members._ACTIVE.statement.compile(dialect=engine.dialect))
+    assert (statement in seen) == (road == "session")
+    assert session.get(Member, member.id).last_activity_at is not None

@@ -177,7 +177,8 @@ def adapters(
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_base_url):
         raise ValueError("WhatsApp and SMS need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL")
     client = twilio.make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
-    sessions = sessions or session_factory(make_engine(settings.database_url))
+    sessions = sessions or session_factory(
+        make_engine(settings.database_url, prepared_through_session=settings.sql_through_orm))
     clock = clock or (lambda: datetime.now(UTC))
     senders = {WHATSAPP: settings.twilio_whatsapp_from, SMS: settings.twilio_sms_from}
     return {name: twilio.TwilioAdapter(
