@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from rewards import catalog, ledger
 from rewards.codes import new_redemption_code, normalize
 from rewards.errors import InsufficientPoints, Refused
-from rewards.models import Code, CodeAttempt, Member, Reward
+from rewards.localtime import show
+from rewards.models import Code, CodeAttempt, Member, Program, Reward
 from rewards.program.config import ProgramConfig
 from rewards.storage.db import lock_for_transaction
 
@@ -98,6 +99,10 @@ def _throttled(session: Session, program_id: int, actor: str, now: datetime) -> 
     return (recent or 0) >= THROTTLE_LIMIT
 
 
+def _zone(session: Session, program_id: int) -> str:
+    return session.scalar(select(Program.timezone).where(Program.id == program_id)) or "UTC"
+
+
 def check(session: Session, program_id: int, text: str, now: datetime, actor: str) -> CodeCheck:
     """Look a code up for ``actor`` without using it. A wrong code counts toward the throttle:
     commit the session even when refused."""
@@ -110,12 +115,13 @@ def check(session: Session, program_id: int, text: str, now: datetime, actor: st
         session.flush()
         return _refuse("unknown", f'no code "{text.strip()}": check it and try again')
     if code.status == "redeemed":
-        when = code.used_at.strftime("%Y-%m-%d %H:%M UTC") if code.used_at else "earlier"
+        # in the program's time zone, as staff read every other time
+        when = show(code.used_at, _zone(session, program_id)) if code.used_at else "earlier"
         return _refuse("used", f"code already used ({when})", code)
     if code.status == "cancelled":
         return _refuse("cancelled", "code was cancelled", code)
     if code.status == "expired" or code.expires_at <= now:
-        return _refuse("expired", f"code expired on {code.expires_at:%Y-%m-%d}", code)
+        return _refuse("expired", f"code expired on {show(code.expires_at, _zone(session, program_id))[:10]}", code)
     return CodeCheck(code, None, f"{code.reward.name} for member {code.member.code}")
 
 

@@ -5,6 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from rewards import apikeys
+from rewards.localtime import show
 from web.cli.support import command
 from web.runtime import runtime
 
@@ -24,7 +25,8 @@ def apikey_create(name: str) -> None:
         key, text = apikeys.create(session, program.id, name, rt.clock())
         prefix = key.prefix
     click.echo(text)
-    click.echo(f'API key "{name}" ({prefix}) created. Keep it now: it cannot be shown again.')
+    # On standard error, so that KEY=$(loyalty apikey create --name till) holds the key alone.
+    click.echo(f'API key "{name}" ({prefix}) created. Keep it now: it cannot be shown again.', err=True)
 
 
 @command("list", group=apikey)
@@ -32,12 +34,12 @@ def apikey_list() -> None:
     """List the program's keys (their prefixes only)."""
     rt = runtime()
     with rt.transaction() as session:
-        program, _ = rt.program(session)
+        program, config = rt.program(session)
         keys = apikeys.list_keys(session, program.id)
         for key in keys:
-            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-            click.echo(f"{key.prefix}  {key.name}  created {key.created_at:%Y-%m-%d %H:%M}  last used {used}  {state}")
+            used = show(key.last_used_at, config.timezone) if key.last_used_at else "never"
+            state = f"revoked {show(key.revoked_at, config.timezone)}" if key.revoked_at else "active"
+            click.echo(f"{key.prefix}  {key.name}  created {show(key.created_at, config.timezone)}  last used {used}  {state}")
     if not keys:
         click.echo("no API keys yet: loyalty apikey create --name NAME")
 

@@ -12,6 +12,7 @@ from bot.notices import for_events
 from rewards import earning, ledger, members, redemption
 from rewards.earning import from_minor
 from rewards.events import Event
+from rewards.localtime import show
 from rewards.phones import mask
 from rewards.standing import standing
 from web.cli.support import command
@@ -127,7 +128,7 @@ def member_show(customer: str, as_json: bool) -> None:
         click.echo(f"balance {found.balance} points, tier {progress.tier.name}"
                    + (f" ({progress.points_to_next} to {progress.next_tier.name})" if progress.next_tier else ""))
         for entry in ledger.history(session, found.id, 10):
-            click.echo(f"  {entry.created_at:%Y-%m-%d %H:%M}  {entry.amount:+6d}  {entry.reason}")
+            click.echo(f"  {show(entry.created_at, config.timezone)}  {entry.amount:+6d}  {entry.reason}")
 
 
 COMMANDS: tuple[click.Command, ...] = (purchase_command, refund_command, redeem_command, adjust_command, member)
