@@ -25,7 +25,7 @@ import re
 import shlex
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,11 @@ MARKDOWN = [ROOT / "README.md", *PAGES, ROOT / "bench" / "README.md"]
 ZONE = ZoneInfo("America/New_York")  # the demo program's
 START = "2026-11-30 10:00"  # a Monday morning, before the docs' Saturday campaign
 NOW = re.compile(r"<!-- docs-test: now (\d{4}-\d\d-\d\d \d\d:\d\d) -->")
+
+
+def at(local: str) -> datetime:
+    """A wall time in the program's zone, as the real clock gives it: in UTC."""
+    return datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=ZONE).astimezone(UTC)
 
 
 @dataclass
@@ -93,7 +98,7 @@ class Shell:
         self.settings = Settings.from_env({"DATABASE_URL": migrated_sqlite_url(tmp / "loyalty.db"),
                                            "LOYALTY_QR_DIR": str(tmp / "loyalty-qr")})
         self.variables: dict[str, str] = {}
-        self.now = datetime.strptime(START, "%Y-%m-%d %H:%M").replace(tzinfo=ZONE)
+        self.now = at(START)
         seeded = Seeded(12)
         monkeypatch.setattr("rewards.codes.secrets", seeded)
         monkeypatch.setattr("rewards.apikeys.secrets", seeded)
@@ -174,7 +179,7 @@ def test_the_examples_print_what_the_page_says(path: Path, tmp_path: Path, monke
     if not page[0].command.startswith("loyalty demo"):
         shell.run("loyalty demo")
     for step in page:
-        shell.now = datetime.strptime(step.now, "%Y-%m-%d %H:%M").replace(tzinfo=ZONE)
+        shell.now = at(step.now)
         actual = tidy(shell.run(step.command))
         expected = tidy("\n".join(step.expected))
         if not as_pattern(expected.splitlines()).fullmatch(actual):
