@@ -10,7 +10,7 @@ command is ``loyalty demo``), its blocks run in order. The commands run in this 
 the real ones would in a shell:
 
 - ``loyalty ARGS`` through the CLI itself (a new app each time, as a new process would be);
-- ``printf 'a\\nb\\n' | loyalty ARGS`` with that text on standard input;
+- ``printf 'a\\nb\\n' | loyalty ARGS`` with that text on standard input, ``printf '...' > FILE``;
 - ``VAR=$(loyalty ARGS)`` (or ``export VAR=...``) keeps standard output for ``$VAR``;
 - ``curl`` against the app's test client (``-X``, ``-H``, ``-d``, the URL's path).
 
@@ -115,6 +115,9 @@ class Shell:
             self.variables[m.group(1)] = out.strip()
             return err
         words = shlex.split(command, comments=True)
+        if words[0] == "printf" and words[-2:-1] == [">"]:
+            (Path.cwd() / words[-1]).write_text(words[1].encode().decode("unicode_escape"), encoding="utf-8")
+            return ""
         if "|" in words:
             left, right = words[: words.index("|")], words[words.index("|") + 1 :]
             assert left[0] == "printf" and len(left) == 2, f"only printf '...' | loyalty is understood: {command}"
