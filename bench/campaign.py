@@ -2,9 +2,9 @@
 
     python bench/campaign.py [--members N] [--postgres URL] [--batch 5000]
 
-SPEC section 4 promises that a 100,000-member campaign is fanned out "in seconds"; issue 4
-sets the goals printed beside the figures: under 10 s on this machine, under 300 MB of
-memory (the audience is streamed, never loaded whole). Nothing here asserts.
+A 100,000-member campaign should be fanned out in seconds (bench/README.md); the goals
+printed beside the figures: under 10 s on a 2-core machine, under 300 MB of memory (the
+audience is streamed, never loaded whole). Nothing here asserts.
 
 The members are written with bulk Core INSERTs (not the ORM one by one): phones spread
 over US area codes in four time zones plus Spain and the UK (so quiet hours hold some

@@ -14,7 +14,7 @@ to the fake Bot API server the tests use. SQLite in a temporary directory by def
    checked, the update read from its JSON, deduplicated, the core answers "balance" for a member,
    the reply written to the outbox, all in one transaction). Prints both rates, the
    server's CPU time a request (gunicorn's processes, read from /proc on Linux) and the
-   rates' ratio (SPEC: the webhook costs at most 3x the bare route, so the goal is >= 0.33),
+   rates' ratio (goal: the webhook costs at most 3x the bare route, a ratio >= 0.33),
    ``--rounds`` times, the two routes in turn; the figure is the median round's ratio. The
    sender is not running yet: sending is not part of a webhook's cost, and on one machine
    it would take CPU from the server.

@@ -3,8 +3,8 @@ and earn transactions per second.
 
     python bench/ledger.py [--database-url URL] [--quick]
 
-SPEC section 4 promises that balance and tier lookups cost the same at 1 million ledger
-entries as at 1 thousand; the goal printed beside the ratio is 1.2. Nothing here asserts:
+Balance and tier lookups should cost the same at 1 million ledger entries as at 1
+thousand (bench/README.md); the goal printed beside the ratio is 1.2. Nothing here asserts:
 it measures and prints.
 
 A "lookup" is what the chat does for "balance": load the member row (cached balance, tier

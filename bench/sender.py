@@ -6,7 +6,7 @@ python-telegram-bot client, against the fake Bot API server the tests use.
 Two runs over queued campaign messages to distinct chats:
 1. no limit: how fast the sender goes when nothing holds it back (claim, render, HTTP call
    to the fake, record the result);
-2. a channel limit of ``--rate`` messages a second (SPEC: Telegram about 30/s): the rate
+2. a channel limit of ``--rate`` messages a second (Telegram allows about 30/s): the rate
    reached, as a share of the limit (goal: at least 98%), and the most messages the fake
    received in any one second, sliding over every arrival (goal: never above the limit).
 
