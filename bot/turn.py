@@ -92,7 +92,7 @@ class Turn(Speaking):
 
 
 def invite_links(settings: BotSettings, code: str) -> dict[str, str]:
-    """Ready-to-share links for each channel that is on (SPEC C5)."""
+    """Ready-to-share links for each channel that is on (invites)."""
     links: dict[str, str] = {}
     if settings.telegram_bot_username:
         links["telegram"] = f"https://t.me/{settings.telegram_bot_username}?start={code}"

@@ -1,5 +1,5 @@
 """The import rules: web, scheduler -> channels -> bot -> rewards, one way only, and no
-import cycles between any two modules of the product (README, "Layout")."""
+import cycles between any two modules of the product (docs/architecture.md)."""
 from __future__ import annotations
 
 import ast

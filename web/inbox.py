@@ -1,4 +1,4 @@
-"""Messages in, outbox rows out: step 2 of DESIGN.md's "way a message travels".
+"""Messages in, outbox rows out: step 2 of the road of a message (docs/architecture.md).
 
 ``receive`` runs in the caller's transaction: it records the provider's delivery id (a
 redelivery stops there), lets the conversational core answer, and queues every reply and

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("loyalty.sender")
 
-# SPEC.md section 4: Telegram about 30 messages/s overall and 1/s per chat; Twilio about
+# The providers' limits: Telegram about 30 messages/s overall and 1/s per chat; Twilio about
 # one SMS segment a second on a long code; a WhatsApp sender much more. (overall, per chat)
 DEFAULT_RATES: dict[str, tuple[float | None, float | None]] = {
     "telegram": (30.0, 1.0),

@@ -1,4 +1,4 @@
-"""The program file: one TOML file (SPEC section 3), validated with messages that name the
+"""The program file: one TOML file, validated with messages that name the
 file, the key and the reason, e.g.
 ``program.toml: [earning] rounding: must be one of down, nearest, up (got "sideways")``.
 
@@ -6,10 +6,7 @@ The rules come back as frozen dataclasses; ``to_settings``/``from_settings`` tur
 plain JSON for the programs table and back. Pure: no database, no clock, no environment;
 must not import Flask, Telegram, Twilio, APScheduler, ``bot`` or ``channels``.
 
-Keys beyond SPEC section 3 (all optional): ``[program] slug``, ``[earning] survey_bonus``,
-``[[rewards]] per_member_limit``, ``valid_from``, ``valid_until``, ``description``,
-``[whatsapp] notice_template_sid``, ``[promotions] conversion_days``, ``[automations]``, ``[staff]``,
-``[privacy]``.
+Every key, with its default and range, is in docs/program-file.md: keep the two in step.
 """
 from __future__ import annotations
 

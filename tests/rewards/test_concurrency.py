@@ -1,4 +1,4 @@
-"""Concurrency (SPEC section 4): twenty requests at once, each in its own session and
+"""Concurrency: twenty requests at once, each in its own session and
 transaction, on SQLite and on PostgreSQL. Nothing retries: any database error a thread
 meets fails the test."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Earning (C2, C3): purchase points with the program's rounding and the tier multiplier,
+"""Earning: purchase points with the program's rounding and the tier multiplier,
 per-visit and join points, amounts as staff type them, receipts that earn once, refunds
 that reverse exactly, and the tier changes they cause."""
 from __future__ import annotations

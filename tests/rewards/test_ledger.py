@@ -1,4 +1,4 @@
-"""The points ledger (C2): integer, append-only entries with idempotency keys; a cached
+"""The points ledger: integer, append-only entries with idempotency keys; a cached
 balance the audit proves; invariants the database itself refuses to break; pending
 points; expiry oldest first."""
 from __future__ import annotations

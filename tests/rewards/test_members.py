@@ -1,4 +1,4 @@
-"""Members and identity (C1): finding a member as staff type them, phone numbers, joining,
+"""Members and identity: finding a member as staff type them, phone numbers, joining,
 one wallet across channels, birthdays, data export and deletion."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The program file: SPEC's example loads; every wrong value is refused naming the key."""
+"""The program file: a file with every table loads; every wrong value is refused naming the key."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,7 +10,7 @@ import pytest
 from rewards.errors import ConfigError
 from rewards.program.config import DEMO_PROGRAM_PATH, from_settings, load_program_file, parse_program, to_settings
 
-SPEC_EXAMPLE = '''
+EXAMPLE = '''
 [program]
 name = "Bean There Coffee"
 currency = "USD"
@@ -72,7 +72,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_spec_example_loads_as_written(tmp_path: Path) -> None:
-    config = load_program_file(write(tmp_path, SPEC_EXAMPLE))
+    config = load_program_file(write(tmp_path, EXAMPLE))
     assert config.slug == "bean-there-coffee" and config.default_language == "en"
     assert [(t.name, t.threshold, t.multiplier) for t in config.tiers] == [
         ("Bronze", 0, Decimal("1.0")), ("Gold", 3000, Decimal("1.5"))
@@ -119,7 +119,7 @@ WRONG = [
 @pytest.mark.parametrize(("key", "value", "message"), WRONG, ids=[f"{k}={v}" for k, v, _ in WRONG])
 def test_a_wrong_value_is_refused_naming_file_key_and_reason(tmp_path: Path, key: str, value: str, message: str) -> None:
     table, name = key.split(".")
-    lines = SPEC_EXAMPLE.splitlines()
+    lines = EXAMPLE.splitlines()
     start = lines.index(f"[{table}]")
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
     body = [line for line in lines[start + 1:end] if not line.startswith(f"{name} =")]
@@ -133,7 +133,7 @@ def test_a_wrong_value_is_refused_naming_file_key_and_reason(tmp_path: Path, key
 def rewards_with(**changes: object) -> str:
     reward = {"id": "free-coffee", "name": "Free coffee", "kind": "free_item", "cost": 500} | changes
     body = "\n".join(f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}" for k, v in reward.items())
-    return SPEC_EXAMPLE.split("[[rewards]]")[0] + "[[rewards]]\n" + body + "\n" + "[referrals]" + SPEC_EXAMPLE.split("[referrals]")[1]
+    return EXAMPLE.split("[[rewards]]")[0] + "[[rewards]]\n" + body + "\n" + "[referrals]" + EXAMPLE.split("[referrals]")[1]
 
 
 REWARD_WRONG = [
@@ -158,10 +158,10 @@ def test_a_wrong_reward_is_refused_naming_which_one(tmp_path: Path, changes: dic
 
 
 def test_duplicate_reward_ids_and_tiers_without_a_start_are_refused(tmp_path: Path) -> None:
-    twice = SPEC_EXAMPLE.replace("[referrals]", SPEC_EXAMPLE[SPEC_EXAMPLE.index("[[rewards]]"):SPEC_EXAMPLE.index("[referrals]")] + "[referrals]")
+    twice = EXAMPLE.replace("[referrals]", EXAMPLE[EXAMPLE.index("[[rewards]]"):EXAMPLE.index("[referrals]")] + "[referrals]")
     with pytest.raises(ConfigError, match='id: "free-coffee" is used by another reward'):
         load_program_file(write(tmp_path, twice))
-    no_start = SPEC_EXAMPLE.replace("threshold = 0", "threshold = 10")
+    no_start = EXAMPLE.replace("threshold = 0", "threshold = 10")
     with pytest.raises(ConfigError, match="one tier must have threshold = 0"):
         load_program_file(write(tmp_path, no_start))
 

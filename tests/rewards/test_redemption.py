@@ -1,4 +1,4 @@
-"""Rewards and redemption (C4): issuing a code debits its cost, all or nothing; the
+"""Rewards and redemption: issuing a code debits its cost, all or nothing; the
 catalog's rules (tier, stock, per-member limit, dates); a code is used once, ever; wrong
 guesses are throttled per actor; typing is forgiving; unused codes expire and give the
 points back; codes are unguessable and their QR scans back to the text."""

@@ -1,4 +1,4 @@
-"""Referrals (C5): an invite is recorded, joining attaches it, the first qualifying
+"""Referrals: an invite is recorded, joining attaches it, the first qualifying
 purchase (or the join, by the program file) pays both sides once; what the rules refuse,
 and why; what a referrer sees."""
 from __future__ import annotations

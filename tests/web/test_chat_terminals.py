@@ -1,5 +1,5 @@
-"""The newcomer's way to try Telegram, WhatsApp and SMS with no account (README "Telegram",
-"WhatsApp and SMS"): the terminals of tests/fakes/ and the real commands they print, run as
+"""The newcomer's way to try Telegram, WhatsApp and SMS with no account (docs/telegram.md,
+docs/whatsapp-sms.md): the terminals of tests/fakes/ and the real commands they print, run as
 processes. What the customer types reaches the bot, menus can be answered by number, a
 shared phone joins the member's wallet, and the QR the bot sends is saved as a PNG that
 decodes to a code the API accepts once."""

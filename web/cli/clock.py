@@ -69,7 +69,7 @@ def describe(config: ProgramConfig) -> list[str]:
 @click.option("--once", is_flag=True, help="Run every job once now and exit (a check, or a setup driven by cron).")
 def clock_command(once: bool) -> None:
     """Run the scheduler: campaigns, points expiry and reminders, birthdays, win-back, tier
-    review, the survey and privacy (erasing old message records). Exactly one clock per program (see README)."""
+    review, the survey and privacy (erasing old message records). Exactly one clock per program (see docs/campaigns.md)."""
     rt = runtime()
     rt.ensure_schema()
     if not logging.getLogger().handlers:

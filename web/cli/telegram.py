@@ -63,7 +63,7 @@ def set_webhook_command() -> None:
                                         ("TELEGRAM_WEBHOOK_SECRET", s.telegram_webhook_secret),
                                         ("PUBLIC_BASE_URL", s.public_base_url)) if not value]
     if missing:
-        raise click.ClickException("set " + ", ".join(missing) + " first (see README, Telegram)")
+        raise click.ClickException("set " + ", ".join(missing) + " first (see docs/telegram.md)")
     if s.public_base_url is None or s.telegram_webhook_secret is None:
         raise Inconsistent("s.public_base_url or s.telegram_webhook_secret is missing")
     if not s.public_base_url.startswith("https://"):
