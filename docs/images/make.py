@@ -185,7 +185,8 @@ def draw_svg(lines: list[str], notes: dict, out: Path) -> None:  # type: ignore[
         parts.append(f'<text x="{pad}" y="{y}" fill="{color}" xml:space="preserve">{escape(line)}</text>')
         note = notes.get(n) or next((v for k, v in notes.items() if isinstance(k, str) and k in line), None)
         if note:
-            parts.append(f'<text x="{note_x}" y="{y}" fill="#ffb86c" font-family="DejaVu Sans, sans-serif">← {escape(note)}</text>')
+            parts.append(f'<text x="{note_x}" y="{y}" fill="#ffb86c" font-family="DejaVu Sans, sans-serif">'
+                         f'← {escape(note)}</text>')
     parts.append("</svg>")
     out.write_text("\n".join(parts) + "\n", encoding="utf-8")
 
