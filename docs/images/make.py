@@ -69,7 +69,7 @@ def chat_png(folder: Path, out: Path) -> None:
             expect(qr).to_be_visible()
             page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
             qr.scroll_into_view_if_needed()
-            marks = [page.locator("#phone"), page.locator(".msg.bot .buttons").first,
+            marks = [page.locator("#phone"), page.locator(".msg.bot .buttons").last,
                      page.locator(".msg.bot").last, qr]
             boxes = [m.bounding_box() for m in marks]
             shot = folder / "chat-raw.png"
