@@ -17,7 +17,7 @@ from web.cli import apikeys, campaigns, chat, clock, maintenance, outbox, progra
 def cli() -> None:
     """Loyalty program in chat: Telegram, WhatsApp, SMS.
 
-    Settings come from the environment (DATABASE_URL, LOYALTY_PROGRAM_FILE, ...); see README.
+    Settings come from the environment (DATABASE_URL, LOYALTY_PROGRAM_FILE, ...); see docs/production.md.
     """
 
 
