@@ -12,8 +12,9 @@ attempt counted), ``PermanentFailure`` (this message can never go: failed with t
 or ``Skipped`` (not to be sent, on purpose). Any other exception is a transient failure
 (5xx, network): the message is tried again after a backoff (``Backoff``: doubling, with
 jitter, to a ceiling of a minute, so what waited through an outage leaves within about a
-minute of the provider's recovery) until it is too old to be useful (``outbox.STALE_AFTER``),
-then skipped as stale. Such failures, and the first success after them, are noted per
+minute of the provider's recovery). Before each claim, whatever is too old to be useful
+(``outbox.STALE_AFTER``) is skipped as stale instead, whether it waited through failures or
+for a sender to run at all. Transient failures, and the first success after them, are noted per
 channel (rewards/channel_health.py) for operators.
 """
 from __future__ import annotations
@@ -125,7 +126,6 @@ class _Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
-    created_at: datetime
 
 
 def default_worker_id() -> str:
@@ -215,9 +215,12 @@ class Sender:
         if not channels:
             return 0
         with self.sessions.begin() as session:
-            rows = outbox.claim(session, self.worker_id, self._clock(), self.batch_size, self.lease_seconds, channels)
-            jobs = [_Job(r.id, r.program_id, r.channel, r.address, r.kind, dict(r.payload), r.attempts, r.created_at)
-                    for r in rows]
+            now = self._clock()
+            stale = outbox.skip_stale(session, now, channels)
+            rows = outbox.claim(session, self.worker_id, now, self.batch_size, self.lease_seconds, channels)
+            jobs = [_Job(r.id, r.program_id, r.channel, r.address, r.kind, dict(r.payload), r.attempts) for r in rows]
+        if stale:
+            log.warning("outbox sender %s: %d message(s) too old to send, skipped as stale", self.worker_id, stale)
         pending = list(jobs)
         while pending:
             if self._stop.is_set():
@@ -245,7 +248,7 @@ class Sender:
             else:
                 if pending:  # every one left is waiting for a token
                     self._sleep(min(waits))
-        return len(jobs)
+        return stale + len(jobs)
 
     def _sleep(self, seconds: float) -> None:
         if self._sleep_fn is not None:
@@ -290,19 +293,14 @@ class Sender:
             self._maybe_failing.discard(job.channel)
 
     def _transient(self, job: _Job, error: str) -> None:
-        """Try again after a backoff, or skip as stale when the message is too old to matter."""
+        """Try again after a backoff (the claim skips it as stale if it has grown too old by then)."""
         now = self._clock()
         self._maybe_failing.add(job.channel)
         with self.sessions.begin() as session:
             channel_health.note_failure(session, job.channel, error, now)
-            if outbox.stale(job.kind, job.created_at, now):
-                log.warning("outbox %s via %s failed (%s); too old to try again: skipped as stale",
-                            job.id, job.channel, error)
-                done = outbox.mark_stale(session, job.id, self.worker_id, job.kind, error, now)
-            else:
-                wait = self.backoff.delay(job.attempts + 1, self._draw())
-                log.warning("outbox %s via %s failed (%s); trying again in %.0f s", job.id, job.channel, error, wait)
-                done = outbox.mark_failed(session, job.id, self.worker_id, error, now, now + timedelta(seconds=wait))
+            wait = self.backoff.delay(job.attempts + 1, self._draw())
+            log.warning("outbox %s via %s failed (%s); trying again in %.0f s", job.id, job.channel, error, wait)
+            done = outbox.mark_failed(session, job.id, self.worker_id, error, now, now + timedelta(seconds=wait))
             if not done:
                 log.warning("outbox %s: lease lost before its failure was noted; another sender has it", job.id)
 

@@ -367,6 +367,9 @@ class OutboxMessage(Base):
         # their address and text; and ephemeral rows lose them as soon as they are finished.
         Index("ix_outbox_program_created", "program_id", "created_at"),
         Index("ix_outbox_ephemeral", "id", sqlite_where=text("ephemeral"), postgresql_where=text("ephemeral")),
+        # The sender skips what is too old before each claim (rewards/outbox.py skip_stale):
+        # one range per kind, touching only the rows it skips, however long the queue.
+        Index("ix_outbox_stale", "status", "kind", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -381,6 +384,10 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime]
+    # When it was first due: ``available_at`` as queued (later than ``created_at`` when quiet
+    # hours hold it back), set again by an operator's retry. Staleness counts from here;
+    # ``available_at`` moves with every retry and cannot say.
+    due_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]

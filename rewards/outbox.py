@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from rewards.erasure import ERASED
@@ -28,11 +28,11 @@ from rewards.storage.bulk import insert_count, insert_many
 
 # Rows per multi-row INSERT: well under SQLite's bound-parameter limit at ~17 columns a row.
 INSERT_CHUNK = 500
-# How long a message stays worth sending, from when it was queued, by kind. A send that keeps
-# failing for a reason that is retried (the provider down, the network) is tried again until
-# then, and is then skipped as stale: an answer to what a customer said hours ago, or a
-# promotion past its day, would only confuse. Measured from ``created_at`` (a message held
-# back by quiet hours spends part of its window waiting; the windows leave room for that).
+# How long a message stays worth sending, by kind, counted from when it was first due
+# (``due_at``: when it was queued, or the morning quiet hours held it for; an operator's
+# retry makes it due again). Past that it is skipped as stale rather than sent, however it
+# came to wait so long: a provider down for hours, or no sender running. An answer to what
+# a customer said hours ago, or a promotion past its day, would only confuse.
 STALE_AFTER: dict[str, timedelta] = {
     "reply": timedelta(hours=6),
     "notice": timedelta(hours=24),
@@ -55,7 +55,8 @@ def _row(
     return {
         "program_id": program_id, "member_id": member_id, "channel": channel, "address": address,
         "kind": kind, "priority": OUTBOX_PRIORITY[kind], "payload": dict(payload), "dedupe_key": dedupe_key,
-        "status": "queued", "attempts": 0, "available_at": available_at or now, "created_at": now,
+        "status": "queued", "attempts": 0, "available_at": available_at or now, "due_at": available_at or now,
+        "created_at": now,
         "ephemeral": ephemeral,
     }
 
@@ -121,7 +122,8 @@ def claim(
 ) -> list[OutboxMessage]:
     """Take up to ``limit`` due rows for ``worker_id``, replies first, oldest first, and mark
     them 'sending' until ``now + lease_seconds``. Commit soon after: on SQLite the claim
-    holds the database's write lock until then."""
+    holds the database's write lock until then. A sender runs ``skip_stale`` first, in the
+    same transaction, so that what it takes is still worth sending."""
     if channels is not None and not channels:
         return []
     chosen = (
@@ -178,27 +180,44 @@ def mark_skipped(session: Session, message_id: int, worker_id: str, reason: str,
     return _finish(session, message_id, worker_id, status="skipped", error=reason[:2000])
 
 
-def stale(kind: str, created_at: datetime, now: datetime) -> bool:
-    """Is a message of ``kind`` queued at ``created_at`` too old to send at ``now``?"""
-    return now >= created_at + STALE_AFTER[kind]
-
-
-def mark_stale(session: Session, message_id: int, worker_id: str, kind: str, error: str, now: datetime) -> bool:
-    """A failed attempt of a message that is now too old to try again: skipped as stale."""
-    hours = STALE_AFTER[kind] / timedelta(hours=1)
-    reason = f"{STALE}: not sent within {hours:g} hours of being queued; last error: {error}"
-    return _finish(session, message_id, worker_id, status="skipped", error=reason[:2000],
-                   attempts=OutboxMessage.attempts + 1)
+def skip_stale(session: Session, now: datetime, channels: Collection[str] | None = None) -> int:
+    """Skip as stale every message ``claim`` could take at ``now`` (of ``channels``, if given)
+    that has waited longer than its kind allows since it was due (``STALE_AFTER``), keeping
+    its last error in the reason. Returns how many. The sender runs it before each claim, in
+    the same transaction, so nothing too old is ever sent: the one place staleness is decided."""
+    if channels is not None and not channels:
+        return 0
+    skipped = 0
+    for kind, window in STALE_AFTER.items():
+        reason = f"{STALE}: not sent within {window / timedelta(hours=1):g} hours of being due"
+        chosen = (
+            select(OutboxMessage.id)
+            # The status IN is implied by claimable(); spelled out, it steers SQLite to
+            # ix_outbox_stale rather than to reading every due row through ix_outbox_claim.
+            .where(OutboxMessage.status.in_(("queued", "sending")), OutboxMessage.kind == kind,
+                   OutboxMessage.due_at <= now - window, claimable(now, channels))
+            .with_for_update(skip_locked=True)  # PostgreSQL: not a row another sender is claiming
+        )
+        error = case((OutboxMessage.error.is_(None), reason),
+                     else_=literal(reason + "; last error: ") + OutboxMessage.error)
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+            .values(status="skipped", error=func.substr(error, 1, 2000), claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        skipped += int(result.rowcount or 0)
+    return skipped
 
 
 def requeue(
     session: Session, program_id: int, now: datetime, *, status: str = "failed", channel: str | None = None,
     campaign_id: int | None = None,
 ) -> int:
-    """Queue again, from ``now`` and with a fresh count of attempts, the program's messages
-    that ``status`` "failed" or that were skipped as stale (``status`` "skipped"; not those
-    skipped on purpose, such as to a member who blocked the bot), of one ``channel`` and one
-    campaign if given. Returns how many."""
+    """Queue again, due from ``now`` (so with a fresh staleness window) and with a fresh
+    count of attempts, the program's messages that ``status`` "failed" or that were skipped
+    as stale (``status`` "skipped"; not those skipped on purpose, such as to a member who
+    blocked the bot), of one ``channel`` and one campaign if given. Returns how many."""
     if status not in ("failed", "skipped"):
         raise ValueError(f"only failed or skipped messages are queued again, not {status!r}")
     # Not an erased row (rewards/erasure.py): it has no address or text left to send.
@@ -212,7 +231,8 @@ def requeue(
         conditions.append(OutboxMessage.dedupe_key.startswith(dedupe_prefix(campaign_id), autoescape=True))
     result = session.execute(
         update(OutboxMessage).where(*conditions)
-        .values(status="queued", available_at=now, attempts=0, error=None, claimed_by=None, claimed_until=None)
+        .values(status="queued", available_at=now, due_at=now, attempts=0, error=None, claimed_by=None,
+                claimed_until=None)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount:

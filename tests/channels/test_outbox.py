@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,14 @@ both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indir
 SCRIPT = Path(__file__).with_name("sender_process.py")
 
 
-def queue(session: Session, program: Program, n: int, kind: str = "campaign", channel: str = "fake") -> None:
+def queue(session: Session, program: Program, n: int, kind: str = "campaign", channel: str = "fake",
+          now: datetime = T0) -> None:
+    """``n`` rows queued at ``now`` (a sender on the real clock wants them queued on it too:
+    rows queued at T0 are long past their staleness)."""
     outbox.enqueue_many(session, (
         dict(program_id=program.id, channel=channel, address=f"chat-{i}", payload={"text": str(i)}, kind=kind)
         for i in range(n)
-    ), T0)
+    ), now)
 
 
 def statuses(session: Session) -> Counter[str]:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,8 +109,9 @@ def test_a_token_bucket_refills_while_idle_up_to_its_burst() -> None:
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
 
 
-def queue(session: Session, program: Program, kind: str, text: str, address: str = "chat-1", channel: str = "fake") -> int:
-    queued = outbox.enqueue(session, program.id, channel, address, to_payload(Reply(text)), kind, T0)
+def queue(session: Session, program: Program, kind: str, text: str, address: str = "chat-1", channel: str = "fake",
+          now: datetime = T0) -> int:
+    queued = outbox.enqueue(session, program.id, channel, address, to_payload(Reply(text)), kind, now)
     assert queued is not None
     return queued
 
@@ -284,7 +285,7 @@ def test_run_sends_when_woken_and_stops_when_asked(sessions: sessionmaker[Sessio
         assert looked.wait(10), "the sender never looked at the outbox"
         assert output.sent == []  # found nothing: idle now until the poll or a wake
         with sessions.begin() as s:
-            queue(s, program, "reply", "hello")
+            queue(s, program, "reply", "hello", now=datetime.now(UTC))  # the sender runs on the real clock
         sender.wake()
         wait_until(lambda: output.sent, "the wake did not make the sender look")
         assert output.texts() == ["hello"]
@@ -303,7 +304,8 @@ def test_a_killed_sender_loses_nothing_and_resends_at_most_the_one_in_flight(
 ) -> None:
     with sessions.begin() as s:
         outbox.enqueue_many(s, (dict(program_id=program.id, channel="fake", address=f"chat-{i}",
-                                     payload={"text": str(i)}, kind="campaign") for i in range(BURST)), T0)
+                                     payload={"text": str(i)}, kind="campaign") for i in range(BURST)),
+                            datetime.now(UTC))  # the sender process runs on the real clock
     out = tmp_path / "sent.txt"
     command = [sys.executable, str(SCRIPT), *database_args(engine), str(out), "send",
                "--delay", "0.001", "--lease", "1", "--batch", "10"]

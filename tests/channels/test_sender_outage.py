@@ -15,10 +15,12 @@ from support import T0
 from test_sender import FakeClock, Scripted, make_sender, most_in_any_window, queue, rows
 
 from bot.messages import Reply
+from bot.outbox_payload import to_payload
+from channels.base import CollectingOutput
 from channels.sender import Backoff, Limits, Sender
 from channels.telegram import TelegramAdapter
 from rewards import channel_health, outbox
-from rewards.models import Program
+from rewards.models import OutboxMessage, Program
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 
@@ -60,6 +62,50 @@ def test_transient_failures_are_retried_until_the_message_is_stale(
         assert row.error.endswith("last error: ConnectionError('reset')")
         assert row.attempts > 5  # tried all along, not given up after a few
     assert down.sent == []
+
+
+@both_databases
+def test_what_waited_too_long_for_a_sender_is_skipped_as_stale_not_sent(
+    sessions: sessionmaker[Session], program: Program,
+) -> None:
+    """No sender ran for a day (or none could reach the database): when one starts, a reply
+    queued 7 hours ago and a campaign message queued 25 hours ago are skipped as stale, not
+    sent; what is fresh goes. A campaign message quiet hours held back counts from the
+    morning it was due, and one re-queued by an operator from when it was re-queued."""
+    def old(kind: str, text: str, hours: float, held: float | None = None) -> int:
+        queued = T0 - timedelta(hours=hours)
+        row_id = outbox.enqueue(s, program.id, "fake", f"chat-{text}", to_payload(Reply(text)), kind, queued,
+                                available_at=None if held is None else queued + timedelta(hours=held))
+        assert row_id is not None
+        return row_id
+
+    with sessions.begin() as s:
+        reply = old("reply", "Your balance: 10", 7)
+        promotion = old("campaign", "Sale yesterday!", 25)
+        failing = old("notice", "You earned 5 points", 30)
+        s.get(OutboxMessage, failing).error = "ConnectionError('reset')"  # it was being retried
+        fresh_reply = old("reply", "Your balance: 20", 5)
+        morning = old("campaign", "Sale this morning!", 25, held=12)  # queued at 21:00, due at 09:00
+        crashed = old("campaign", "Sale before the crash!", 26)
+        s.get(OutboxMessage, crashed).status = "sending"  # its sender died holding it
+        s.get(OutboxMessage, crashed).claimed_until = T0 - timedelta(hours=25)
+    output = CollectingOutput()
+    assert make_sender(sessions, {"fake": output}).run_once() == 6
+
+    assert sorted(output.texts()) == ["Sale this morning!", "Your balance: 20"]
+    state = rows(sessions)
+    assert {row_id: state[row_id].status for row_id in (reply, promotion, failing, crashed)} == dict.fromkeys(
+        (reply, promotion, failing, crashed), "skipped")
+    assert state[reply].error == "stale: not sent within 6 hours of being due"
+    assert state[promotion].error == state[crashed].error == "stale: not sent within 24 hours of being due"
+    assert state[failing].error == "stale: not sent within 24 hours of being due; last error: ConnectionError('reset')"
+    assert state[fresh_reply].status == state[morning].status == "sent"
+
+    # An operator's retry (``loyalty outbox retry --status skipped``) makes them due from now.
+    with sessions.begin() as s:
+        assert outbox.requeue(s, program.id, T0, status="skipped") == 4
+    assert make_sender(sessions, {"fake": output}).run_once() == 4
+    assert {row.status for row in rows(sessions).values()} == {"sent"}
 
 
 @pytest.fixture

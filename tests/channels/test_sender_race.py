@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def test_three_sender_processes_send_every_row_once(
     engine: Engine, sessions: sessionmaker[Session], program: Program, tmp_path: Path,
 ) -> None:
     with sessions.begin() as s:
-        queue(s, program, ROWS)
+        queue(s, program, ROWS, now=datetime.now(UTC))  # the senders run on the real clock
     outs = [tmp_path / f"sent-{w}.txt" for w in range(WORKERS)]
     commands = [
         [sys.executable, str(SCRIPT), *database_args(engine), str(out), "send", "--batch", "10", "--delay", "0.0005"]

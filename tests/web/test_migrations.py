@@ -84,8 +84,8 @@ def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine:
     _, params = empty_engine.dialect.create_connect_args(empty_engine.url)
     now = "2026-03-02 15:00:00"
     insert = text(
-        "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts,"
-        f" available_at, created_at) VALUES (1, 'sms', '+15550001111', 'reply', 0, '{{}}', 'queued', 0, '{now}', '{now}')"
+        "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts, due_at,"
+        f" available_at, created_at) VALUES (1, 'sms', '+15550001111', 'reply', 0, '{{}}', 'queued', 0, '{now}', '{now}', '{now}')"
     )
     with psycopg.connect(**params, autocommit=True) as listener:
         listener.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
@@ -115,3 +115,26 @@ def test_the_migrated_database_notifies_the_senders_of_outbox_rows(empty_engine:
             "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
             " WHERE t.tgname = 'outbox_messages_notify' AND c.relnamespace = current_schema()::regnamespace"
         )).scalar() == 0
+
+
+@pytest.mark.parametrize("empty_engine", ["sqlite", "postgres"], indirect=True)
+def test_messages_queued_before_0019_count_their_staleness_from_when_they_were_queued(empty_engine: Engine) -> None:
+    """0019 adds ``due_at``: a row already in the queue takes its ``created_at``, as the rule
+    was before; the downgrade takes the column away again."""
+    database.upgrade(empty_engine, "0017")
+    with empty_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO programs (id, slug, name, currency, timezone, settings, loaded_at)"
+            " VALUES (1, 'p', 'P', 'USD', 'UTC', '{}', '2026-03-02 15:00:00')"
+        ))
+        conn.execute(text(
+            "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts,"
+            " available_at, created_at) VALUES (1, 'sms', '+15550001111', 'campaign', 1, '{}', 'queued', 0,"
+            " '2026-03-03 09:00:00', '2026-03-02 21:00:00')"
+        ))
+    database.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert str(conn.execute(text("SELECT due_at FROM outbox_messages")).scalar()).startswith("2026-03-02 21:00:00")
+    command.downgrade(database.alembic_config(empty_engine), "0017")
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM outbox_messages")).scalar() == 1

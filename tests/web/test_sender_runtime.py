@@ -81,8 +81,8 @@ def test_the_listener_knows_its_rows_by_the_schema_its_outbox_is_in(engine: Engi
         assert not woken.wait(0.3), "woken for a schema without our outbox"
         with behind.begin() as conn:  # rows queued as the app does, through the search_path
             conn.execute(text(
-                "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts,"
-                " available_at, created_at) VALUES (:program, 'sms', '+15550001111', 'reply', 0, '{}', 'queued', 0, now(), now())"
+                "INSERT INTO outbox_messages (program_id, channel, address, kind, priority, payload, status, attempts, due_at,"
+                " available_at, created_at) VALUES (:program, 'sms', '+15550001111', 'reply', 0, '{}', 'queued', 0, now(), now(), now())"
             ), {"program": program.id})
         assert woken.wait(2), "our rows' NOTIFY did not wake it"
     finally:

@@ -21,9 +21,10 @@ def outbox_group() -> None:
 @click.option("--campaign", "campaign_id", type=click.IntRange(min=1), metavar="ID",
               help="Only the messages of this campaign.")
 @click.option("--status", type=click.Choice(("failed", "skipped")), default="failed", show_default=True,
-              help="failed: refused or given up on; skipped: skipped as stale (too old) after failing.")
+              help="failed: refused or given up on; skipped: skipped as stale (too old to send).")
 def retry_command(channel: str | None, campaign_id: int | None, status: str) -> None:
-    """Queue failed (or stale) messages again, to be sent from now."""
+    """Queue failed (or stale) messages again, to be sent from now (and due from now: a
+    stale one gets a fresh window before it is stale again)."""
     rt = runtime()
     with rt.transaction() as session:
         program, _ = rt.program(session)
