@@ -17,6 +17,7 @@ import os
 from flask import Flask
 
 from web.app import create_app
+from web.boot import or_exit
 from web.settings import Settings
 
 
@@ -27,4 +28,6 @@ def make_app() -> Flask:
     return create_app(settings)
 
 
-app = make_app()
+# Settings that cannot work: one line and an exit gunicorn stops on (web/boot.py). Its master
+# checks them first (gunicorn.conf.py); this is for a server started without that file.
+app = or_exit(make_app)

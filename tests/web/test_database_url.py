@@ -69,3 +69,52 @@ def test_flasks_own_commands_say_it_in_one_line_too(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "Error: DATABASE_URL is not a database URL: write it like sqlite:///loyalty.db or postgresql://user:password@host:5432/loyalty"]
+
+
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD_URLS = pytest.mark.parametrize(("url", "line"), [
+    ("garbage", "Error: DATABASE_URL is not a database URL: write it like sqlite:///loyalty.db"
+                " or postgresql://user:password@host:5432/loyalty"),
+    ("sqlite:///{tmp}/nowhere/loyalty.db", "Error: DATABASE_URL names a SQLite file in {tmp}/nowhere, a folder that"
+                                           " does not exist: create the folder or change DATABASE_URL"),
+], ids=["not-a-url", "missing-folder"])
+
+
+def gunicorn(tmp_path: Path, url: str, *args: str) -> tuple[int, str]:
+    """gunicorn on web.wsgi:app from the repository's root, as the Procfile runs it; its
+    status and everything it printed. Bounded: it must stop on its own."""
+    env = {**os.environ, "DATABASE_URL": url.format(tmp=tmp_path),
+           "XDG_RUNTIME_DIR": str(tmp_path)}  # its control socket here, not in the shared home
+    process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--bind", "127.0.0.1:0", *args,
+                                "web.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, output
+
+
+@BAD_URLS
+def test_gunicorn_says_it_in_one_line_and_stops_before_starting_workers(tmp_path: Path, url: str, line: str) -> None:
+    """The Procfile's web line, three workers: gunicorn's master checks the settings first
+    (gunicorn.conf.py), prints the line once and stops, exit 3; no worker starts, so none
+    fails on its own (gunicorn, stopping for the first, prints a traceback reaping the next)."""
+    status, output = gunicorn(tmp_path, url, "--workers", "3")
+    assert status == 3, output
+    assert "Traceback" not in output and "Booting worker" not in output
+    assert [text for text in output.splitlines() if text.startswith("Error")] == [line.format(tmp=tmp_path)]
+
+
+@BAD_URLS
+def test_a_gunicorn_worker_says_it_in_one_line_without_the_config_file(tmp_path: Path, url: str, line: str) -> None:
+    """Started without gunicorn.conf.py, the worker building the app says it (web/wsgi.py)
+    and exits so that gunicorn stops ("Worker failed to boot", exit 3) instead of starting
+    worker after worker."""
+    empty = tmp_path / "empty.conf.py"
+    empty.write_text("")
+    status, output = gunicorn(tmp_path, url, "--workers", "1", "--config", str(empty))
+    assert status == 3, output
+    assert "Traceback" not in output and "Worker failed to boot." in output
+    assert [text for text in output.splitlines() if text.startswith("Error")] == [line.format(tmp=tmp_path)]
