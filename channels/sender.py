@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
 from bot.outbox_payload import from_payload
+from channels.outage import Outage
 from channels.ratelimit import TokenBucket
 from rewards import channel_health, members, outbox
 
@@ -174,6 +175,7 @@ class Sender:
         # All of them at start, since another sender (or this one before a restart) may
         # have noted a failure.
         self._maybe_failing: set[str] = set(self.adapters)
+        self._outage = Outage(log, f"outbox sender {self.worker_id}", monotonic)
 
     def clock(self) -> datetime:
         """The sender's idea of now (injected in tests)."""
@@ -191,13 +193,19 @@ class Sender:
         self._stop = stop_event
         while not stop_event.is_set():
             self._wake.clear()
-            try:
-                handled = self.run_once()
-            except Exception:  # noqa: BLE001 - the database may be away for a moment; keep going
-                log.exception("outbox sender %s: batch failed; trying again shortly", self.worker_id)
-                handled = 0
-            if not handled:
+            if not self.attempt():
                 self._idle(stop_event)
+
+    def attempt(self) -> int:
+        """``run_once``, going on through failures (the database away for a while): the first
+        of a run of them is logged, one line, and the first success after them; 0 meanwhile."""
+        try:
+            handled = self.run_once()
+        except Exception as error:  # noqa: BLE001 - whatever it was, the next attempt may work
+            self._outage.failed(error, "claim or record a batch", f"trying again every {self.poll_seconds:g} s")
+            return 0
+        self._outage.recovered()
+        return handled
 
     def _idle(self, stop_event: threading.Event) -> None:
         timeout = self.poll_seconds

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels.outage import Outage, is_database_trouble
 from rewards.models import Program
 from rewards.storage.db import schema_of
 from scheduler import jobs
@@ -73,13 +74,14 @@ class AdvisoryLock:
                 return True
             except SQLAlchemyError:  # the connection died, and the lock with it: try again
                 self._close()
+        # A database that does not answer raises: the clock says so, not "another clock holds it".
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self.key = {"a": LOCK_CLASS, "schema": schema_of(conn, Program.__tablename__), "b": self.program_id}
             got = conn.execute(text(f"SELECT pg_try_advisory_lock(:a, {_PROGRAM_KEY})"), self.key).scalar()
-        except SQLAlchemyError as error:
-            log.warning("clock: could not try the advisory lock (%s)", type(error).__name__)
-            return False
+        except BaseException:
+            conn.close()
+            raise
         if got:
             self.conn = conn
             return True
@@ -119,6 +121,7 @@ class Clock:
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = self._build()
         self._idle_said = False
+        self._outage = Outage(log, "the clock")
 
     def _build(self) -> BackgroundScheduler:
         zone = ZoneInfo(self.zone)
@@ -158,7 +161,14 @@ class Clock:
     def run(self, name: str) -> list[JobResult]:
         """Run one job now; the scheduler calls this. A failing part is logged and the rest
         go on (the next run tries again: nothing was half-written, each chunk commits whole)."""
-        if not self.guard():
+        try:
+            held = self.guard()
+        except Exception as error:
+            if not is_database_trouble(error):
+                raise
+            self._outage.failed(error, f"take its lock for {name}", "each job tries again at its next run")
+            return []
+        if not held:
             if not self._idle_said:
                 self.report(f"{name}: another clock holds this program's lock; this one idles")
                 self._idle_said = True
@@ -172,10 +182,15 @@ class Clock:
         for function in self.functions(name):
             try:
                 result = function(self.sessions, self.program_id, now, self.channels)
-            except Exception:  # noqa: BLE001 - one job's failure must not stop the clock
-                log.exception("clock job %s (%s) failed", name, getattr(function, "__name__", function))
-                self.report(f"  {name}: {getattr(function, '__name__', function)} failed (see the log); retried next time")
+            except Exception as error:  # noqa: BLE001 - one job's failure must not stop the clock
+                part = getattr(function, "__name__", function)
+                if is_database_trouble(error):  # said once for as long as it lasts, not each minute
+                    self._outage.failed(error, f"run {name} ({part})", "each job tries again at its next run")
+                    continue
+                log.exception("clock job %s (%s) failed", name, part)
+                self.report(f"  {name}: {part} failed (see the log); retried next time")
                 continue
+            self._outage.recovered()
             results.append(result)
             if not routine or result.changed or result.queued or result.problems:
                 self.report(("  " if not routine else "") + result.line())

@@ -2,16 +2,22 @@
 (A module of its own: ``from conftest import`` is ambiguous with several conftest files.)"""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from rewards.models import Code
 from rewards.storage.db import make_engine
@@ -80,3 +86,29 @@ def outstanding(session: Session, member_id: int, now: datetime) -> list[Code]:
         select(Code).where(Code.member_id == member_id, Code.status == "issued", Code.expires_at > now)
         .order_by(Code.issued_at.desc())
     ))
+
+
+class Unplugged:
+    """A session factory whose database can be taken away: while ``away``, every
+    transaction fails as SQLite's does when its file cannot be opened."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions, self.away = sessions, False
+
+    def _check(self) -> None:
+        if self.away:
+            raise OperationalError("BEGIN", {}, sqlite3.OperationalError("unable to open database file"))
+
+    def begin(self) -> AbstractContextManager[Session]:
+        self._check()
+        return self.sessions.begin()
+
+    def __call__(self, **kwargs: Any) -> Session:
+        self._check()
+        return self.sessions(**kwargs)
+
+
+def said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What was logged at WARNING and above, having checked that none carries a traceback."""
+    assert all(record.exc_info is None for record in caplog.records), "a traceback was logged"
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Reply
+from channels.outage import Outage
 from channels.sender import Adapter, Limits, PermanentFailure, RetryAfter, Sender, Skipped
 from rewards import channel_health
 from rewards.errors import ConfigError
@@ -157,12 +158,14 @@ def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event,
     # Keepalives: a connection that only listens looks idle; find out soon if it died.
     params = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
               "application_name": f"loyalty outbox listener {os.getpid()}", **params}
+    outage = Outage(log, "outbox listener")
     while not stop.is_set():
         try:
             with psycopg.connect(**params, autocommit=True) as conn:
                 with engine.connect() as ordinary:  # our rows' NOTIFY names their table's schema
                     ours = schema_of(ordinary, OutboxMessage.__tablename__)
                 conn.execute(f"LISTEN {OUTBOX_NOTIFY_CHANNEL}")
+                outage.recovered()
                 on_notify()  # whatever was queued while nobody listened
                 while not stop.is_set():
                     # psycopg >= 3.2.4: a notification arriving between two calls is kept for the next.
@@ -171,7 +174,7 @@ def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event,
                         if ours is None or notification.payload in (ours, ""):
                             on_notify()
         except Exception as error:  # noqa: BLE001 - the poll goes on meanwhile; never let this thread die
-            log.warning("outbox listener lost its connection (%s); polling until it is back", type(error).__name__)
+            outage.failed(error, "listen for new messages", f"polling meanwhile, reconnecting every {retry_seconds:g} s")
             stop.wait(retry_seconds)
 
 
@@ -186,15 +189,17 @@ def watch_sqlite(engine: Engine, on_change: Callable[[], None], stop: threading.
     if not database or database == ":memory:":
         return
     conn = sqlite3.connect(database, check_same_thread=False)  # only ever reads
+    outage = Outage(log, "outbox watcher")
     try:
         last = None
         while not stop.wait(interval):
             try:
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as error:  # the poll goes on meanwhile
-                log.warning("outbox watcher could not read the database (%s); polling", error)
+                outage.failed(error, "read the database's change counter", "polling meanwhile")
                 stop.wait(1.0)
                 continue
+            outage.recovered()
             if version != last:
                 if last is not None:
                     on_change()
