@@ -17,6 +17,7 @@ comes from an injectable ``clock`` callable: tests call the jobs with a chosen `
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
@@ -64,10 +65,18 @@ class AdvisoryLock:
         self.engine, self.program_id = engine, program_id
         self.conn: Connection | None = None
         self.key: dict[str, object] = {}
+        # The clock's jobs ask on several threads at once (at start: daily and campaigns).
+        # Unguarded, each took a connection of its own, and all but the first found the
+        # lock taken and skipped their turn, as if another clock held it.
+        self._mutex = threading.Lock()
 
     def held(self) -> bool:
         if self.engine.dialect.name != "postgresql":
             return True
+        with self._mutex:
+            return self._held()
+
+    def _held(self) -> bool:
         if self.conn is not None:
             try:
                 self.conn.execute(text("SELECT 1"))
@@ -89,6 +98,10 @@ class AdvisoryLock:
         return False
 
     def release(self) -> None:
+        with self._mutex:
+            self._release()
+
+    def _release(self) -> None:
         if self.conn is not None:
             try:
                 self.conn.execute(text(f"SELECT pg_advisory_unlock(:a, {_PROGRAM_KEY})"), self.key)

@@ -77,3 +77,26 @@ def test_one_clock_per_program_holds_the_lock_and_a_standby_takes_over(engine: E
             lock.release()
         other_engine.dispose()
         drop_postgres_schema(other_schema)
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_the_clocks_own_jobs_asking_for_its_lock_at_once_all_find_it_held(engine: Engine) -> None:
+    """At start the catch-up jobs (daily, campaigns) run at once on the scheduler's threads:
+    each must find this clock's lock held, not take a second connection, find the lock taken
+    by the first and skip its turn as if another clock held it."""
+    for _ in range(5):
+        lock = AdvisoryLock(engine, 1)
+        start = threading.Barrier(6)
+        found: list[bool] = []
+
+        def ask() -> None:
+            start.wait(5)
+            found.append(lock.held())
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        lock.release()
+        assert found == [True] * 6
