@@ -37,7 +37,8 @@ CSRF = {"X-Loyalty-Chat": "1"}
 
 def deliver(shop: Shop) -> int:
     """What the sender thread of `loyalty serve` does when woken: send everything due."""
-    sender = Sender(shop.rt.sessions, build_adapters(shop.rt.settings), limits=limits(shop.rt.settings))
+    sender = Sender(shop.rt.sessions, build_adapters(shop.rt.settings), limits=limits(shop.rt.settings),
+                    clock=shop.rt.clock)  # the app's clock, which a test may set
     sent = 0
     while handled := sender.run_once():
         sent += handled
@@ -192,8 +193,8 @@ def test_the_cursor_never_jumps_a_row_still_to_be_sent(shop: Shop) -> None:
 def test_a_qr_is_served_only_for_sent_web_rows(shop: Shop) -> None:
     qr = to_payload(Reply("your code", image=QrImage("qr", "ABCD-EFGH-JKLMN", "code.png")))
     with shop.rt.transaction() as session:
-        web = outbox.enqueue(session, shop.program_id, "web", BEN, qr, "reply", T0)
-        other = outbox.enqueue(session, shop.program_id, "sms", BEN, qr, "reply", T0)
+        web = outbox.enqueue(session, shop.program_id, "web", BEN, qr, "reply", shop.rt.clock())
+        other = outbox.enqueue(session, shop.program_id, "sms", BEN, qr, "reply", shop.rt.clock())
     assert shop.client.get(f"/chat/qr/{web}.png", query_string={"phone": BEN}).status_code == 404  # not sent yet
     deliver(shop)
     assert shop.client.get(f"/chat/qr/{web}.png", query_string={"phone": BEN}).status_code == 200
@@ -203,7 +204,7 @@ def test_a_qr_is_served_only_for_sent_web_rows(shop: Shop) -> None:
 def test_a_campaign_picture_shows_by_its_address(shop: Shop) -> None:
     picture = to_payload(Reply("Double points!", image=QrImage("url", "https://shop.example/w.jpg", "w.jpg"), kind="notice"))
     with shop.rt.transaction() as session:
-        outbox.enqueue(session, shop.program_id, "web", BEN, picture, "campaign", T0)
+        outbox.enqueue(session, shop.program_id, "web", BEN, picture, "campaign", shop.rt.clock())
     deliver(shop)
     page = shop.client.get("/chat/messages", query_string={"phone": BEN, "after": 0}).get_json()
     assert [(m["text"], m["image"]) for m in page["messages"]] == [("Double points!", "https://shop.example/w.jpg")]

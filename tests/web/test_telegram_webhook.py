@@ -51,7 +51,9 @@ class Bot:
             _, key = apikeys.create(session, program.id, "till", self.rt.clock())
         self.auth = {"Authorization": f"Bearer {key}"}
         self.adapter = TelegramAdapter(fake.token, fake.base_url, timeout=5)
-        self.sender = Sender(self.rt.sessions, {"telegram": self.adapter})
+        # On the app's clock, which a test may set (a sender on the real clock would find
+        # rows queued at a set time in the past too old to send).
+        self.sender = Sender(self.rt.sessions, {"telegram": self.adapter}, clock=lambda: self.rt.clock())
 
     def cli(self, *args: str) -> Any:
         return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: self.app), catch_exceptions=False)
@@ -384,7 +386,7 @@ def test_a_blocked_bot_marks_the_chat_unreachable_and_later_notices_are_skipped(
     tg.post(button_update(2, CHAT, "yes"))  # joined: several replies queued
     # One row a batch, so the rest are still queued when the first is refused (rows already
     # claimed with it would be tried, and refused, too).
-    tg.sender = Sender(tg.rt.sessions, {"telegram": tg.adapter}, batch_size=1)
+    tg.sender = Sender(tg.rt.sessions, {"telegram": tg.adapter}, batch_size=1, clock=tg.rt.clock)
     tg.deliver()
     assert [c.status for c in tg.fake.calls if c.method == "sendMessage"][-1:] == [403]
     assert sum(c.status == 403 for c in tg.fake.calls) == 1
