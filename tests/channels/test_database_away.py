@@ -9,11 +9,11 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
+from fakes.outputs import CollectingOutput
 from sqlalchemy.orm import Session, sessionmaker
 from support import T0, Unplugged, said
 from test_sender import FakeClock, make_sender, queue, rows
 
-from channels.base import CollectingOutput
 from rewards.models import Program
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from fakes.outputs import CollectingOutput
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy.orm import Session, sessionmaker
 from support import T0
@@ -16,7 +17,6 @@ from test_sender import FakeClock, Scripted, make_sender, most_in_any_window, qu
 
 from bot.messages import Reply
 from bot.outbox_payload import to_payload
-from channels.base import CollectingOutput
 from channels.sender import Backoff, Limits, Sender
 from channels.telegram import TelegramAdapter
 from rewards import channel_health, outbox

@@ -86,17 +86,24 @@ def test_the_clocks_own_jobs_asking_for_its_lock_at_once_all_find_it_held(engine
     by the first and skip its turn as if another clock held it."""
     for _ in range(5):
         lock = AdvisoryLock(engine, 1)
-        start = threading.Barrier(6)
-        found: list[bool] = []
+        try:
+            assert asked_at_once(lock, 6) == [True] * 6
+        finally:
+            lock.release()
 
-        def ask() -> None:
-            start.wait(5)
-            found.append(lock.held())
 
-        threads = [threading.Thread(target=ask) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
-        lock.release()
-        assert found == [True] * 6
+def asked_at_once(lock: AdvisoryLock, threads: int) -> list[bool]:
+    """``lock.held()`` from ``threads`` threads released together."""
+    start = threading.Barrier(threads)
+    found: list[bool] = []
+
+    def ask() -> None:
+        start.wait(5)
+        found.append(lock.held())
+
+    running = [threading.Thread(target=ask) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join(10)
+    return found
