@@ -72,7 +72,9 @@ class Skipped(Exception):  # noqa: N818 - reads as what happened to the message
 @dataclass(frozen=True, slots=True)
 class Limits:
     """A channel's allowed pace: ``rate`` messages a second overall (``burst`` at once) and
-    ``per_chat_rate`` to any one address, as the provider counts them.
+    ``per_chat_rate`` to any one address, as the provider counts them; ``per_chat_burst``
+    of them may go to one address at once (each bucket is separate, so a chat's burst still
+    waits for the overall bucket: no second ever holds more than ``rate``).
 
     The provider counts arrivals, and the time a request takes to arrive varies: two sends
     paced exactly 1/rate apart can land closer. So the sender paces a ``headroom`` share

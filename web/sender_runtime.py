@@ -52,6 +52,10 @@ DEFAULT_RATES: dict[str, tuple[float | None, float | None]] = {
     "sms": (1.0, None),
     "web": (None, None),
 }
+# Messages one chat may get at once before its per-chat rate paces the rest: Telegram lets a
+# chat take a short burst, so a two- or three-message answer arrives together (then 1/s).
+# The overall rate is a separate bucket, never exceeded by these bursts.
+PER_CHAT_BURST: dict[str, int] = {"telegram": 3}
 
 
 def limits(settings: Settings) -> dict[str, Limits]:
@@ -72,7 +76,8 @@ def limits(settings: Settings) -> dict[str, Limits]:
             raise ConfigError(f"{name}: must be a number of messages a second above 0 (got {raw!r})")
         rates[channel][1 if per_chat else 0] = value or None
     return {
-        channel: Limits(rate=overall, per_chat_rate=per_chat)
+        channel: Limits(rate=overall, per_chat_rate=per_chat,
+                        per_chat_burst=PER_CHAT_BURST.get(channel, 1) if per_chat else 1)
         for channel, (overall, per_chat) in rates.items()
         if overall is not None
     }
@@ -85,7 +90,8 @@ def describe(limits: Mapping[str, Limits], channels: list[str]) -> str:
         if limit is None:
             parts.append(f"{channel} unlimited")
         else:
-            per_chat = f", {limit.per_chat_rate:g}/s per chat" if limit.per_chat_rate else ""
+            burst = f" (bursts of {limit.per_chat_burst})" if limit.per_chat_burst > 1 else ""
+            per_chat = f", {limit.per_chat_rate:g}/s per chat{burst}" if limit.per_chat_rate else ""
             parts.append(f"{channel} {limit.rate:g}/s{per_chat}")
     return "; ".join(parts)
 

@@ -26,6 +26,8 @@ from channels.ratelimit import TokenBucket
 from channels.sender import Limits, PermanentFailure, RetryAfter, Sender, Skipped
 from rewards import outbox
 from rewards.models import OutboxMessage, Program
+from web import sender_runtime
+from web.settings import Settings
 
 both_databases = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 
@@ -231,6 +233,55 @@ def test_the_sender_keeps_each_channel_and_chat_to_its_rate(sessions: sessionmak
     assert 300 / (overall[-1] - overall[0]) >= 0.98 * 30 * 299 / 300
     for chat in {a for _, a in times}:
         assert most_in_any_window([t for t, a in times if a == chat]) <= 1
+
+
+def test_a_three_message_answer_reaches_a_telegram_chat_together_then_one_a_second(
+    sessions: sessionmaker[Session], program: Program,
+) -> None:
+    """The default Telegram limits: a chat takes a burst of 3 at once, then 1/s."""
+    with sessions.begin() as s:
+        outbox.enqueue_many(s, (dict(program_id=program.id, channel="telegram", address="chat-1",
+                                     payload={"text": str(i)}, kind="reply") for i in range(5)), T0)
+    clock = FakeClock()
+    times: list[float] = []
+
+    class Timed(CollectingOutput):
+        def send(self, address: str, reply: Reply) -> str:
+            times.append(clock())
+            return super().send(address, reply)
+
+    sender = make_sender(sessions, {"telegram": Timed()}, clock,
+                         limits=sender_runtime.limits(Settings.from_env({"DATABASE_URL": "sqlite://"})))
+    while sender.run_once():
+        pass
+    start = times[0]
+    # The three together (1/30 s apart: the overall bucket allows no burst), then the
+    # chat's own pace, 1.5% under 1/s.
+    assert [round(t - start, 2) for t in times] == [0, 0.03, 0.07, 1.02, 2.03]
+
+
+def test_burst_allowances_per_chat_keep_the_overall_rate_exact(sessions: sessionmaker[Session], program: Program) -> None:
+    with sessions.begin() as s:
+        outbox.enqueue_many(s, (dict(program_id=program.id, channel="fake", address=f"chat-{i % 7}",
+                                     payload={"text": str(i)}, kind="campaign") for i in range(300)), T0)
+    clock = FakeClock()
+    times: list[tuple[float, str]] = []
+
+    class Timed(CollectingOutput):
+        def send(self, address: str, reply: Reply) -> str:
+            times.append((clock(), address))
+            return super().send(address, reply)
+
+    limits = Limits(rate=30, per_chat_rate=4, per_chat_burst=3)  # 7 chats x 4/s: the chats set the pace
+    sender = make_sender(sessions, {"fake": Timed()}, clock, batch_size=50, limits={"fake": limits})
+    while sender.run_once():
+        pass
+    overall = [t for t, _ in times]
+    assert len(overall) == 300 and most_in_any_window(overall) <= 30
+    for chat in {a for _, a in times}:
+        sent = [t for t, a in times if a == chat]
+        assert most_in_any_window(sent) <= 4 + 3 - 1
+        assert most_in_any_window(sent, 0.001) <= 3
 
 
 def test_a_sender_that_wakes_late_still_reaches_the_rate_and_never_exceeds_it(

@@ -177,7 +177,7 @@ def rates(**env: str) -> dict[str, Limits]:
 
 def test_default_rates_follow_the_providers_rules() -> None:
     assert rates() == {
-        "telegram": Limits(rate=30, per_chat_rate=1),
+        "telegram": Limits(rate=30, per_chat_rate=1, per_chat_burst=3),
         "whatsapp": Limits(rate=80),
         "sms": Limits(rate=1),
     }
@@ -190,6 +190,7 @@ def test_rates_can_be_changed_per_channel_and_per_chat() -> None:
     assert changed["telegram"] == Limits(rate=30, per_chat_rate=None)
     assert changed["web"] == Limits(rate=50)
     assert changed["whatsapp"] == Limits(rate=80, per_chat_rate=0.5)
+    assert rates(LOYALTY_RATE_TELEGRAM_PER_CHAT="2")["telegram"] == Limits(rate=30, per_chat_rate=2, per_chat_burst=3)
 
 
 @pytest.mark.parametrize(("name", "value", "says"), [
