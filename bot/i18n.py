@@ -73,24 +73,39 @@ class Translator:
         return f"Translator({self.language!r})"
 
     def gettext(self, msg: str, **fmt: object) -> str:
-        return _fill(self._translations.gettext(msg), msg, fmt)
+        return _fill(self._translations.gettext(msg), msg, self._numbers(fmt))
 
     def ngettext(self, singular: str, plural: str, n: int, **fmt: object) -> str:
         """``{n}`` is available in both forms, formatted for the language."""
-        fmt.setdefault("n", self.format_number(n))
-        return _fill(self._translations.ngettext(singular, plural, n), singular if n == 1 else plural, fmt)
+        fmt.setdefault("n", n)
+        return _fill(self._translations.ngettext(singular, plural, n), singular if n == 1 else plural,
+                     self._numbers(fmt))
 
     def pgettext(self, context: str, msg: str, **fmt: object) -> str:
-        return _fill(self._translations.pgettext(context, msg), msg, fmt)
+        return _fill(self._translations.pgettext(context, msg), msg, self._numbers(fmt))
+
+    def _numbers(self, fmt: dict[str, object]) -> dict[str, object]:
+        """Every number given to a message is written as the language writes it ("1.193" in
+        Spanish, "1,193" in English), so no caller can forget to. An identifier that only
+        looks like a number (a campaign's id) is passed as text."""
+        return {key: self.format_number(value) if _is_number(value) else value for key, value in fmt.items()}
 
     def format_number(self, n: int | float | Decimal) -> str:
         return format_decimal(n, locale=self.locale)
+
+    def format_signed(self, n: int | Decimal) -> str:
+        """A change with its sign always shown: "+1,193", "-500" (a history line)."""
+        return format_decimal(n, format="+#,##0.##;-#,##0.##", locale=self.locale)
 
     def format_currency(self, amount: Decimal | int | str, currency: str) -> str:
         return _format_currency(Decimal(str(amount)), currency, locale=self.locale)
 
     def format_date(self, d: date | datetime, format: str = "medium") -> str:  # noqa: A002 - babel's name
         return _format_date(d, format=format, locale=self.locale)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def _fill(text: str, source: str, fmt: dict[str, object]) -> str:

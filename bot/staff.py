@@ -194,10 +194,10 @@ def _send(turn: Turn, audience: Any, text: str) -> None:
     n = turn.t.format_number
     if step.done:
         turn.say(turn._("Sent: campaign {id}. Messages queued: {queued}; skipped: {skipped}. They go out at each channel's pace.",
-                        id=campaign.id, queued=n(step.queued), skipped=n(step.skipped)))
+                        id=str(campaign.id), queued=n(step.queued), skipped=n(step.skipped)))
     else:
         turn.say(turn._("Sending: campaign {id}. Messages queued so far: {queued}; the rest follow with the next campaign run.",
-                        id=campaign.id, queued=n(step.queued)))
+                        id=str(campaign.id), queued=n(step.queued)))
 
 
 # --- /redeem ----------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def history(turn: Turn, member: Member) -> None:
     lines = [turn._("Recent activity:")]
     for entry in entries:
         when = turn.t.format_date(entry.created_at.date())
-        lines.append(f"{when} {entry.amount:+d} {describe_entry(turn, entry.kind)}")
+        lines.append(f"{when} {turn.t.format_signed(entry.amount)} {describe_entry(turn, entry.kind)}")
     lines.append(turn._("Balance: {points}", points=turn.points(member.balance)))
     turn.say("\n".join(lines))
 
