@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot import staff, survey, views
 from bot.i18n import SUPPORTED, translator
 from bot.intents import Intent, match
+from bot.language_offer import offer_switch
 from bot.messages import SHARE_PHONE, Button, Image, IncomingMessage, Reply
 from bot.notices import render
 from bot.turn import BotSettings, Turn, words_of
@@ -50,6 +51,7 @@ def respond(session: Session, message: IncomingMessage, now, settings: BotSettin
     language = _language(identity, message, intent, config.default_language)
     turn = Turn(session, program, config, identity, message, now, translator(language), settings or BotSettings())
     _dispatch(turn, intent)
+    offer_switch(turn, intent)
     _remember_menu(turn)
     if turn.member is not None:
         members.record_activity(session, turn.member, now)

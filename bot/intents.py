@@ -12,6 +12,7 @@ How a message is read:
   points". The longest phrase wins; ties go by ``PRIORITY``, then to the earlier phrase.
 - "yes" words count only at the start of the message, and one-letter keywords ("y", "n")
   only as the whole message: a stray word must never confirm a redemption or a deletion.
+  A language's code ("es", "en") alone chooses that language (the language offer's answer).
 - A bare number ("2", "2.", "#2") picks that entry of the last ``menu``; without a menu it
   means nothing. Numbers are ASCII 0-9: the caller has written any script's digits as
   ASCII already (``bot.turn.words_of``); "²", "½" or "①" are no numbers and get help.
@@ -206,6 +207,9 @@ def _table() -> dict[str, tuple[_Phrase, ...]]:
                 found.setdefault((name, "language", None, code), set()).add(lang)
     # Telegram's command and deep links: the same word in every language.
     found.setdefault((("start",), "start", "payload", None), set())
+    # A language's code alone ("ES", the answer the language offer asks for) chooses it.
+    for code in SUPPORTED:
+        found.setdefault(((code,), "language", None, code), set())
     table: dict[str, list[_Phrase]] = {}
     for (words, intent, reads, arg), langs in found.items():
         table.setdefault(words[0], []).append(_Phrase(words, intent, reads, arg, frozenset(langs)))
@@ -248,8 +252,8 @@ def match(text: str, menu: Mapping[str, str] | None = None) -> Intent:
 
 
 def _may_stand(phrase: _Phrase, i: int, count: int) -> bool:
-    if len(phrase.words) == 1 and len(phrase.words[0]) == 1:
-        return count == 1
+    if len(phrase.words) == 1 and (len(phrase.words[0]) == 1 or phrase.words[0] == phrase.arg):
+        return count == 1  # "y", "n" and a bare "es" mean something only as the whole message
     return phrase.intent not in START_ONLY or i == 0
 
 

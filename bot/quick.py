@@ -36,8 +36,9 @@ def answer(session: Session, message: IncomingMessage, now: datetime) -> Handled
     found = members.contact(session, message.program_id, message.channel, message.address)
     if found is None or found.member_id is None or found.balance is None or found.deleted or found.flow is not None:
         return None
-    if match(words_of(message), found.menu).name not in QUICK_INTENTS:
-        return None
+    intent = match(words_of(message), found.menu)
+    if intent.name not in QUICK_INTENTS or intent.language not in (None, found.language):
+        return None  # words in another language than the member's may get the language offer
     config = config_for(session, message.program_id, found.program_loaded_at)
     members.mark_seen(session, found.identity_id, now)
     voice = Voice(config, translator(found.language))

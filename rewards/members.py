@@ -313,6 +313,7 @@ def export(session: Session, member: Member) -> dict[str, Any]:
         "phone": member.phone,
         "name": member.name,
         "language": member.language,
+        "language_offered_at": member.language_offered_at.isoformat() if member.language_offered_at else None,
         "birthday": member.birthday.isoformat() if member.birthday else None,
         "marketing_consent": member.marketing_consent,
         "joined_at": member.joined_at.isoformat(),

@@ -159,6 +159,9 @@ class Member(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(10))
+    # When the bot last offered to switch ``language`` to the one the member wrote in: once
+    # in a while, not on every message (bot/language_offer.py).
+    language_offered_at: Mapped[datetime | None]
     birthday: Mapped[date | None] = mapped_column(Date)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=True)
     joined_at: Mapped[datetime]
