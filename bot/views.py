@@ -116,6 +116,8 @@ def invite(turn: Turn, member: Member) -> None:
     links = invite_links(turn.settings, member.code)
     if "telegram" in links:
         lines.append(f"Telegram: {links['telegram']}")
+    elif "telegram" in turn.settings.channels:  # on, but its @name is not known yet
+        lines.append(turn._("Telegram: the link is unavailable right now."))
     if "whatsapp" in links:
         lines.append(f"WhatsApp: {links['whatsapp']}")
     if "sms" in links:

@@ -64,7 +64,9 @@ class Runtime:
     # (``wake_on_commit`` below; on PostgreSQL the transaction has also notified
     # the senders of other processes): wakes a sender in this process. Set where one runs.
     wake_sender: Callable[[], None] = lambda: None
-    telegram_username: str | None = None  # the bot's @name, learnt from getMe, for invite links
+    # The bot's @name for invite links, learnt from getMe when the process starts
+    # (web/providers/telegram.py learn_at_start).
+    telegram_username: str | None = None
     _ready: bool = field(default=False, repr=False)
     _program_id: int | None = field(default=None, repr=False)
     _program_loaded: bool = field(default=False, repr=False)
@@ -130,7 +132,7 @@ class Runtime:
             return value.removeprefix("whatsapp:") if value else None
 
         return BotSettings(
-            telegram_bot_username=self.telegram_username if "telegram" in on else None,
+            telegram_bot_username=(self.telegram_username or s.telegram_bot_username) if "telegram" in on else None,
             whatsapp_number=number(s.twilio_whatsapp_from) if "whatsapp" in on else None,
             sms_number=number(s.twilio_sms_from) if "sms" in on else None,
             channels=self.enabled_channels,

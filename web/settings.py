@@ -16,6 +16,8 @@ class Settings:
     telegram_bot_token: str | None = None
     telegram_webhook_secret: str | None = None
     telegram_api_base_url: str | None = None
+    # The bot's @name for invite links while Telegram cannot tell it (web/telegram_name.py).
+    telegram_bot_username: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_sms_from: str | None = None
@@ -46,6 +48,7 @@ class Settings:
             telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
+            telegram_bot_username=(get("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
             twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
             twilio_sms_from=get("TWILIO_SMS_FROM"),

@@ -18,6 +18,7 @@ from flask import Flask
 
 from web.app import create_app
 from web.boot import or_exit
+from web.providers import telegram
 from web.settings import Settings
 
 
@@ -25,7 +26,9 @@ def make_app() -> Flask:
     settings = Settings.from_env()
     if not os.environ.get("LOYALTY_WEB_CHAT", "").strip():
         settings = dataclasses.replace(settings, web_chat=False)
-    return create_app(settings)
+    app = create_app(settings)
+    telegram.learn_at_start(app.extensions["loyalty"])  # not inside a webhook request
+    return app
 
 
 # Settings that cannot work: one line and an exit gunicorn stops on (web/boot.py). Its master

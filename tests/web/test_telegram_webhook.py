@@ -27,6 +27,7 @@ from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Refe
 from web import database
 from web.app import create_app
 from web.cli import cli
+from web.providers import telegram as telegram_provider
 from web.providers.telegram import SECRET_HEADER
 from web.runtime import Runtime
 from web.settings import Settings
@@ -42,6 +43,7 @@ class Bot:
 
     def __init__(self, app: Flask, fake: FakeTelegram) -> None:
         self.app, self.fake = app, fake
+        self.stop = threading.Event()
         self.rt: Runtime = app.extensions["loyalty"]
         self.client = app.test_client()
         assert self.cli("demo").exit_code == 0
@@ -54,6 +56,8 @@ class Bot:
         # On the app's clock, which a test may set (a sender on the real clock would find
         # rows queued at a set time in the past too old to send).
         self.sender = Sender(self.rt.sessions, {"telegram": self.adapter}, clock=lambda: self.rt.clock())
+        # As serve and wsgi do; a failed start asks again no sooner than a test wants.
+        self.learning = telegram_provider.learn_at_start(self.rt, retry_seconds=3600, stop=self.stop)
 
     def cli(self, *args: str) -> Any:
         return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: self.app), catch_exceptions=False)
@@ -88,6 +92,7 @@ class Bot:
             return member.id
 
     def close(self) -> None:
+        self.stop.set()
         self.adapter.close()
         with self.rt.sessions() as session:
             report = ledger.audit(session)
@@ -457,3 +462,73 @@ def test_poll_takes_updates_without_a_webhook_and_replies(tg: Bot) -> None:
     assert any("You're in!" in t for t in tg.texts())  # the replies went out before it stopped
     assert [c.params["callback_query_id"] for c in tg.fake.calls_to("answerCallbackQuery")] == ["cq-7002"]
     assert tg.identity().member_id is not None
+
+
+# --- the bot's @name -----------------------------------------------------------------------
+
+
+def get_mes(fake: FakeTelegram) -> int:
+    return sum(call.method == "getMe" for call in fake.calls)
+
+
+def invite_text(tg: Bot, chat: int) -> str:
+    join(tg, chat, first_update=chat)
+    assert tg.post(button_update(chat + 10, chat, "invite")).status_code == 200
+    tg.deliver()
+    return tg.texts(chat)[-1]
+
+
+def test_the_bots_name_is_learnt_at_start_and_no_webhook_request_asks_for_it(tg: Bot) -> None:
+    assert tg.learning is None and tg.rt.telegram_username == "loyalty_test_bot"
+    asked = get_mes(tg.fake)
+    for update in (text_update(1, CHAT, "hi"), button_update(2, CHAT, "yes"), button_update(3, CHAT, "invite")):
+        assert tg.post(update).status_code == 200
+    assert get_mes(tg.fake) == asked  # the webhook never waited on Telegram
+    tg.deliver()
+    assert "https://t.me/loyalty_test_bot?start=" in tg.texts()[-1]
+
+
+@pytest.fixture
+def unnamed(tmp_path: Path, fake: FakeTelegram) -> Iterator[Any]:
+    """A Bot whose start could not learn its name (getMe failed once), retrying no sooner
+    than the test asks; ``TELEGRAM_BOT_USERNAME`` as given."""
+    made: list[Bot] = []
+
+    def start(**extra: str) -> Bot:
+        fake.fail(502, "Bad Gateway", method="getMe", times=1)
+        app = create_app(_settings(migrated_sqlite_url(tmp_path / "tg.db"), tmp_path, fake, **extra))
+        made.append(Bot(app, fake))
+        return made[-1]
+
+    yield start
+    for bot in made:
+        bot.close()
+
+
+@pytest.mark.parametrize("configured", [None, "shop_bot"])
+def test_when_telegram_cannot_tell_the_name_at_start_invites_use_the_setting_or_say_so(
+    unnamed: Any, configured: str | None,
+) -> None:
+    tg = unnamed(**({"TELEGRAM_BOT_USERNAME": "@" + configured} if configured else {}))
+    assert tg.learning is not None and tg.rt.telegram_username is None
+    asked = get_mes(tg.fake)
+    text = invite_text(tg, 501)
+    if configured:
+        assert "https://t.me/shop_bot?start=" in text
+    else:
+        assert "Telegram: the link is unavailable right now." in text and "t.me" not in text
+    assert get_mes(tg.fake) == asked + 1  # the sender's own adapter; no webhook asked
+
+
+def test_a_name_not_learnt_at_start_is_learnt_in_the_background(fake: FakeTelegram, tmp_path: Path) -> None:
+    fake.fail(502, "Bad Gateway", method="getMe", times=2)  # at start, and the first retry
+    app = create_app(_settings(migrated_sqlite_url(tmp_path / "tg.db"), tmp_path, fake))
+    rt: Runtime = app.extensions["loyalty"]
+    try:
+        thread = telegram_provider.learn_at_start(rt, retry_seconds=0.01)
+        assert thread is not None and rt.telegram_username is None
+        thread.join(5)  # it ends once it has the name
+        assert not thread.is_alive() and rt.telegram_username == "loyalty_test_bot"
+        assert get_mes(fake) == 3
+    finally:
+        rt.engine.dispose()

@@ -11,6 +11,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from rewards.errors import NotFound
 from web import sender_runtime
 from web.cli.support import command
+from web.providers import telegram
 from web.runtime import runtime
 
 # Replies are woken at once; the poll only finds what other processes queued on SQLite
@@ -65,6 +66,7 @@ def serve_command(ctx: click.Context, host: str, port: int, no_clock: bool) -> N
     if name is None:
         ctx.invoke(demo_command)
     limits = sender_runtime.limits(rt.settings)  # a wrong LOYALTY_RATE_* stops us here, said plainly
+    telegram.learn_at_start(rt)  # for invite links, before any webhook comes
     service = sender_runtime.for_runtime(rt, poll_seconds=SERVE_POLL_SECONDS)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

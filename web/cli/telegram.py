@@ -114,7 +114,7 @@ def poll_command(timeout: int, max_updates: int | None) -> None:
     with rt.transaction() as session:
         program, _ = rt.program(session)
         program_id, program_name = program.id, program.name
-    name = adapter.username()
+    name = adapter.username()  # asked at start, as web/telegram_name.py does for the webhook
     rt.telegram_username = name  # invite links name the bot
     if adapter.webhook_info().url:
         click.echo("removing the webhook: updates come to this process until `loyalty telegram set-webhook`")

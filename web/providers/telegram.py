@@ -13,13 +13,11 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -33,7 +31,8 @@ from web.runtime import UNAVAILABLE, Runtime, SetupError, runtime
 from web.settings import Settings
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-USERNAME_RETRY_SECONDS = 60.0
+NAME_RETRY_SECONDS = 60.0
+NAME_TIMEOUT_SECONDS = 3.0
 
 bp = Blueprint("telegram_webhook", __name__)
 log = logging.getLogger("loyalty.telegram")
@@ -85,7 +84,6 @@ def telegram_webhook() -> Any:
     except json_body.BadJson as error:
         log.warning("telegram webhook: %s (%d bytes): refused (400)", error, len(raw))
         return _plain(400, str(error))
-    state = _state(current_app)
     try:
         program_id = rt.program_id()
         parsed = telegram.parse(data, program_id)
@@ -99,7 +97,6 @@ def telegram_webhook() -> Any:
     if parsed is None:
         log.info("telegram update %s: a kind the bot does not answer; ignored", data.get("update_id"))
         return _plain(200, "ignored")
-    state.learn_username(rt)
     message = parsed.message
     try:
         received = rt.receive(message)
@@ -123,41 +120,51 @@ def telegram_webhook() -> Any:
     return _plain(200, "ok")
 
 
-@dataclass
-class _State:
-    """Per app: the adapter that learns the bot's @name for invite links."""
-
-    adapter: telegram.TelegramAdapter | None = None
-    _next_try: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def learn_username(self, rt: Runtime) -> None:
-        """Ask getMe once per process (again a minute later if Telegram was unreachable)."""
-        if rt.telegram_username or time.monotonic() < self._next_try or not rt.settings.telegram_bot_token:
-            return
-        with self._lock:
-            if rt.telegram_username or time.monotonic() < self._next_try:
-                return
-            self._next_try = time.monotonic() + USERNAME_RETRY_SECONDS
-            if self.adapter is None:
-                self.adapter = telegram.TelegramAdapter(
-                    rt.settings.telegram_bot_token, rt.settings.telegram_api_base_url, timeout=3.0, pool_size=1)
-            try:
-                rt.telegram_username = self.adapter.username() or None
-            except telegram.TelegramUnavailable as error:
-                log.warning("telegram: could not learn the bot's name for invite links (%s); trying again later", error)
+# --- the bot's @name, for invite links (https://t.me/<name>?start=<code>) ---------------------
+#
+# Asked of Telegram (getMe) once, when a process that answers messages starts (``loyalty
+# serve``, the gunicorn app in web/wsgi.py, ``loyalty telegram poll``), and kept on the
+# runtime: a webhook request never waits on Telegram for it. If Telegram cannot be reached
+# at start, a background thread asks again every ``NAME_RETRY_SECONDS`` until it answers;
+# meanwhile invite links use ``TELEGRAM_BOT_USERNAME`` if it is set, and otherwise say the
+# Telegram link is unavailable for now (``bot.views.invite``).
 
 
-def _state(app: Flask) -> _State:
-    return app.extensions.setdefault("telegram_webhook", _State())  # type: ignore[no-any-return]
+def learn(rt: Runtime) -> bool:
+    """Ask getMe once; True when the runtime knows the name (now or already)."""
+    if rt.telegram_username:
+        return True
+    token = rt.settings.telegram_bot_token
+    if not token:
+        return False
+    adapter = telegram.TelegramAdapter(token, rt.settings.telegram_api_base_url, timeout=NAME_TIMEOUT_SECONDS, pool_size=1)
+    try:
+        rt.telegram_username = adapter.username() or None
+    except telegram.TelegramUnavailable as error:
+        fallback = rt.settings.telegram_bot_username
+        log.warning("telegram: could not learn the bot's name for invite links (%s); %s; asking again later",
+                    error, f"using TELEGRAM_BOT_USERNAME @{fallback}" if fallback
+                    else "invite links say the Telegram link is unavailable (set TELEGRAM_BOT_USERNAME)")
+    finally:
+        adapter.close()
+    return rt.telegram_username is not None
 
 
-def learn_username(app: Flask) -> str | None:
-    """The bot's @name, asked of Telegram once per process and kept on the runtime (so invite
-    links name it); None while Telegram cannot be reached. For ``loyalty serve`` and friends."""
-    rt: Runtime = app.extensions["loyalty"]
-    _state(app).learn_username(rt)
-    return rt.telegram_username
+def learn_at_start(rt: Runtime, retry_seconds: float = NAME_RETRY_SECONDS,
+                   stop: threading.Event | None = None) -> threading.Thread | None:
+    """``learn`` now; if Telegram did not answer, keep asking in a daemon thread (returned,
+    ended once it has the name or ``stop`` is set). None when nothing is left to do."""
+    if learn(rt) or not rt.settings.telegram_bot_token:
+        return None
+    stopping = stop or threading.Event()
+
+    def again() -> None:
+        while not stopping.wait(retry_seconds) and not learn(rt):
+            pass
+
+    thread = threading.Thread(target=again, name="telegram-name", daemon=True)
+    thread.start()
+    return thread
 
 
 def init_app(app: Flask) -> None:
