@@ -6,7 +6,8 @@ Starts the fake Bot API server (``tests/fakes/telegram_api.py``) and prints the 
 that points the real bot at it (``loyalty telegram poll`` with TELEGRAM_API_BASE_URL). What
 you type is handed to the bot as the customer's update, through getUpdates, as Telegram
 would; what the bot sends back is printed: texts, menu buttons (numbered: type the number to
-press one), the "share my phone" button, and photos (the QR), saved as PNG files.
+press one), the "share my phone" button, and photos (the QR), saved as PNG files in
+./loyalty-terminal-images/ (kept after you quit).
 
     hi                      a text message
     2                       presses button 2 of the bot's last menu (text when there is none)
@@ -19,6 +20,7 @@ import argparse
 import itertools
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -36,7 +38,10 @@ class TelegramTerminal(ChatTerminal):
         super().__init__(photos, out)
         self.fake, self.chat, self.language = fake, chat, language
         self.buttons: list[str] = []  # callback data of the last inline menu, in order
-        self._ids = itertools.count(1)
+        # Update ids go on from the previous run's: the bot remembers the ids it has answered
+        # (and its poll offset), so numbering from 1 again would have the first messages of a
+        # second run dropped as repeats. Milliseconds since 1970 grow faster than anyone types.
+        self._ids = itertools.count(time.time_ns() // 1_000_000)
         self._shown = 0
         self._lock = threading.Lock()
 

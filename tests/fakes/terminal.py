@@ -3,11 +3,15 @@ customer types, printing what the bot sends as it arrives, keeping its pictures 
 from __future__ import annotations
 
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
+
+
+# Where the bot's pictures are saved, in the directory the terminal runs from. They are kept
+# after /quit: their paths were printed for the user to open, maybe later.
+PHOTOS = "loyalty-terminal-images"
 
 
 class ChatTerminal:
@@ -35,10 +39,17 @@ class ChatTerminal:
         raise NotImplementedError
 
     def save_photo(self, data: bytes) -> Path:
-        self._photo_count += 1
-        path = self.photos / f"photo-{self._photo_count}.png"
-        path.write_bytes(data)
-        return path
+        """A new file, never one an earlier run saved (its path may still be open somewhere)."""
+        self.photos.mkdir(parents=True, exist_ok=True)
+        while True:
+            self._photo_count += 1
+            path = self.photos / f"photo-{self._photo_count}.png"
+            try:
+                with path.open("xb") as file:
+                    file.write(data)
+                return path
+            except FileExistsError:
+                continue
 
     def print(self, text: str, lead: str = "bot> ") -> None:
         pad = " " * len(lead)
@@ -52,22 +63,22 @@ def run(make: Callable[..., ChatTerminal], introduction: str, *args: object) -> 
     photos, out)`` builds, while its bot's messages are printed as they come; /quit, Ctrl-D
     or Ctrl-C stops."""
     stop = threading.Event()
-    with tempfile.TemporaryDirectory(prefix="chat-terminal-") as photos:
-        terminal = make(*args, Path(photos), sys.stdout)
-        print(introduction, flush=True)
+    photos = Path.cwd() / PHOTOS
+    terminal = make(*args, photos, sys.stdout)
+    print(f"{introduction}\nPictures the bot sends are saved in {photos}/ (kept after you quit).", flush=True)
 
-        def watch() -> None:
-            while not stop.is_set():
-                terminal.show_new(stop)
+    def watch() -> None:
+        while not stop.is_set():
+            terminal.show_new(stop)
 
-        watcher = threading.Thread(target=watch, name="chat-terminal", daemon=True)
-        watcher.start()
-        try:
-            for line in sys.stdin:
-                if not terminal.say(line):
-                    break
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stop.set()
-            watcher.join(2)
+    watcher = threading.Thread(target=watch, name="chat-terminal", daemon=True)
+    watcher.start()
+    try:
+        for line in sys.stdin:
+            if not terminal.say(line):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        watcher.join(2)

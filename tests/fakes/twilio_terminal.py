@@ -7,7 +7,8 @@ Starts the fake Twilio REST API (``tests/fakes/twilio_api.py``) and prints the o
 that runs the app against it (``loyalty serve`` with TWILIO_API_BASE_URL). What you type is
 posted to the app's ``/webhooks/whatsapp`` (or ``/webhooks/sms``) as Twilio posts it, a form
 signed with X-Twilio-Signature; what the bot sends back through the Messages API is printed,
-and media (the QR on WhatsApp) are fetched from their signed links and saved as PNG files.
+and media (the QR on WhatsApp) are fetched from their signed links and saved as PNG files in
+./loyalty-terminal-images/ (kept after you quit).
 Numbered menus are plain text on these channels: type the number. /quit or Ctrl-D stops.
 """
 from __future__ import annotations

@@ -57,9 +57,25 @@ def test_a_customer_types_in_the_terminal_and_the_polling_bot_answers_with_menus
             photo = Path(terminal.wait_for(r"^bot> \[photo: (.+\.png)\]").group(1))
             shown = terminal.wait_for(r"Show this code at the counter: (\S+)\. .*Balance: 2,966\.").group(1)
 
-            scanned = scan(photo)
-            assert scanned == shown.replace("-", "")  # shown in groups, scanned whole
-            assert "update 5 from chat 4242: 'yes' -> 1 message(s) queued" in bot.output
+            assert shown
+            assert re.search(r"update \d+ from chat 4242: 'yes' -> 1 message\(s\) queued", bot.output)
+            bot.stop()
+        terminal.type("/quit")
+        assert terminal.proc.wait(10) == 0
+
+    # The printed photo outlives the terminal: the user may open it after quitting.
+    assert photo.parent == tmp_path / "loyalty-terminal-images"
+    scanned = scan(photo)
+    assert scanned == shown.replace("-", "")  # shown in groups, scanned whole
+
+    # A second run, against the same database: its first messages are new ones, not repeats.
+    with Running([sys.executable, str(FAKES / "telegram_terminal.py"), "--port", "0", "--chat", "4242"], env, tmp_path, stdin=True) as terminal:
+        base = terminal.wait_for(r"listening on (http://127\.0\.0\.1:\d+)").group(1)
+        bot_env = {**env, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_BASE_URL": base}
+        with Running(loyalty("telegram", "poll", "--timeout", "1"), bot_env, tmp_path) as bot:
+            bot.wait_for("polling Telegram as @loyalty_test_bot")
+            terminal.type("balance")
+            terminal.wait_for(r"^bot> You have 2,966 points\.")
             bot.stop()
         terminal.type("/quit")
         assert terminal.proc.wait(10) == 0
