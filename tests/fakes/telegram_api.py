@@ -78,7 +78,7 @@ class _Quiet(WSGIRequestHandler):
 class FakeTelegram:
     """Start with ``with FakeTelegram() as fake`` (or ``start()`` / ``stop()``)."""
 
-    def __init__(self, token: str = "123456:TEST-fake-token_abc", username: str = "loyalty_test_bot",
+    def __init__(self, token: str = "123456:TEST-fake-token_0000000000000000", username: str = "loyalty_test_bot",
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
         self.username = username

@@ -133,7 +133,7 @@ def gone(tmp_path: Path):  # type: ignore[no-untyped-def]
     gunicorn worker finds it while PostgreSQL is down."""
     return create_app(Settings.from_env({
         "DATABASE_URL": "postgresql://loyalty:secret-password@127.0.0.1:1/loyalty", "LOYALTY_QR_DIR": str(tmp_path / "qr"),
-        "TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "s3cret", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
+        "TELEGRAM_BOT_TOKEN": "123:" + "a" * 35, "TELEGRAM_WEBHOOK_SECRET": "s3cret", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "token", "TWILIO_SMS_FROM": "+15550009999",
         "PUBLIC_BASE_URL": PUBLIC,
     }))

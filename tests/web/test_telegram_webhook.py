@@ -435,18 +435,22 @@ def test_set_webhook_registers_the_public_url_with_the_secret(tg: Bot) -> None:
     assert info.exit_code == 0 and "webhook: https://loyalty.example/webhooks/telegram" in info.output
 
 
+WRONG_TOKEN = "123:" + "w" * 35  # shaped as a token, but not one Telegram knows
+
+
 @pytest.mark.parametrize(("env", "says"), [
     ({"PUBLIC_BASE_URL": ""}, "set PUBLIC_BASE_URL first"),
     ({"TELEGRAM_WEBHOOK_SECRET": "", "PUBLIC_BASE_URL": ""}, "set TELEGRAM_WEBHOOK_SECRET, PUBLIC_BASE_URL first"),
     ({"PUBLIC_BASE_URL": "http://loyalty.example"}, "must start with https://"),
     ({"TELEGRAM_WEBHOOK_SECRET": "has spaces!"}, "letters, digits, _ or -"),
-    ({"TELEGRAM_BOT_TOKEN": "123:wrong"}, "refused the bot token"),
+    ({"TELEGRAM_BOT_TOKEN": WRONG_TOKEN}, "refused the bot token"),
+    ({"TELEGRAM_BOT_TOKEN": "123:wrong"}, "TELEGRAM_BOT_TOKEN is not a bot token"),
 ])
 def test_set_webhook_says_what_is_missing(tmp_path: Path, fake: FakeTelegram, env: dict[str, str], says: str) -> None:
     app = create_app(_settings(migrated_sqlite_url(tmp_path / 'c.db'), tmp_path, fake, **env))
     result = CliRunner().invoke(cli, ["telegram", "set-webhook"], obj=ScriptInfo(create_app=lambda: app))
     assert result.exit_code == 1 and says in result.output and "Traceback" not in result.output
-    assert "123:wrong" not in result.output and fake.webhook == {}
+    assert "123:wrong" not in result.output and WRONG_TOKEN not in result.output and fake.webhook == {}
     app.extensions["loyalty"].engine.dispose()
 
 

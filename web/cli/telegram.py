@@ -49,7 +49,8 @@ def _telegram_errors(func: F) -> F:
 
 def _adapter(rt: Runtime, timeout: float = 10.0) -> telegram.TelegramAdapter:
     if not rt.settings.telegram_bot_token:
-        raise click.ClickException("set TELEGRAM_BOT_TOKEN first (create a bot with @BotFather in Telegram to get one)")
+        raise click.ClickException(rt.settings.why_unusable("TELEGRAM_BOT_TOKEN")
+                                   or "set TELEGRAM_BOT_TOKEN first (create a bot with @BotFather in Telegram to get one)")
     return telegram.TelegramAdapter(rt.settings.telegram_bot_token, rt.settings.telegram_api_base_url, timeout=timeout)
 
 
@@ -59,6 +60,9 @@ def set_webhook_command() -> None:
     """Tell Telegram to send updates to PUBLIC_BASE_URL/webhooks/telegram."""
     rt = runtime()
     s = rt.settings
+    unusable = s.why_unusable("TELEGRAM_BOT_TOKEN")
+    if unusable:
+        raise click.ClickException(unusable)
     missing = [name for name, value in (("TELEGRAM_BOT_TOKEN", s.telegram_bot_token),
                                         ("TELEGRAM_WEBHOOK_SECRET", s.telegram_webhook_secret),
                                         ("PUBLIC_BASE_URL", s.public_base_url)) if not value]

@@ -40,7 +40,8 @@ log = logging.getLogger("loyalty.telegram")
 
 def statuses(settings: Settings) -> list[ChannelStatus]:
     if not settings.telegram_bot_token:
-        return [ChannelStatus(telegram.NAME, False, "set TELEGRAM_BOT_TOKEN to turn it on")]
+        return [ChannelStatus(telegram.NAME, False, settings.why_unusable("TELEGRAM_BOT_TOKEN")
+                              or "set TELEGRAM_BOT_TOKEN to turn it on")]
     if not settings.telegram_webhook_secret:
         return [ChannelStatus(
             telegram.NAME, True, "long polling only (`loyalty telegram poll`); set TELEGRAM_WEBHOOK_SECRET "

@@ -160,7 +160,10 @@ def statuses(settings: Settings) -> list[ChannelStatus]:
         missing = missing_account + ([] if sender else [sender_setting])
         if not s.public_base_url:
             missing.append("PUBLIC_BASE_URL")
-        if missing:
+        unusable = s.why_unusable("TWILIO_ACCOUNT_SID")
+        if unusable:
+            out.append(ChannelStatus(channel, False, unusable))
+        elif missing:
             out.append(ChannelStatus(channel, False, "set " + ", ".join(missing) + " to turn it on"))
         else:
             out.append(ChannelStatus(channel, True, f"webhook POST /webhooks/{channel}"))
