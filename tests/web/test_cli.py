@@ -32,7 +32,8 @@ def run(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     def _run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]  # noqa: A002
         app = create_app(settings)
         runner = CliRunner()
-        return runner.invoke(cli, list(args), input=input, obj=_script_info(app), catch_exceptions=False)
+        return runner.invoke(cli, list(args), input=input, obj=_script_info(app), catch_exceptions=False,
+                             prog_name="loyalty")
 
     return _run
 
@@ -84,6 +85,46 @@ def test_user_mistakes_get_one_clear_line_and_exit_1(run) -> None:  # type: igno
         result = run(*args)
         assert result.exit_code == 1, args
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_negative_purchase_points_to_refund_in_one_line(run) -> None:  # type: ignore[no-untyped-def]
+    run("demo")
+    for amount in ("-5", "-12.50"):
+        result = run("purchase", BEN, amount, "--receipt", "R-1")
+        assert result.exit_code == 1
+        assert result.output == (f"Error: a purchase amount is never negative (got {amount}): to take back the points "
+                                 f"of a returned purchase, use `loyalty refund RECEIPT`\n")
+
+
+def test_adjust_takes_a_negative_number_as_it_is_written(run) -> None:  # type: ignore[no-untyped-def]
+    run("demo")
+    result = run("adjust", BEN, "-50", "--reason", "double entry")
+    assert result.exit_code == 0 and "by -50: balance 3416" in result.output
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (("purchase", BEN, "5"), "Error: Missing option '--receipt'. See 'loyalty purchase --help'."),
+    (("adjust", BEN, "five", "--reason", "r"),
+     "Error: Invalid value for 'POINTS': 'five' is not a valid integer. See 'loyalty adjust --help'."),
+    (("purchase", BEN), "Error: Missing argument 'AMOUNT'. See 'loyalty purchase --help'."),
+    (("campaign", "create", "--name", "x", "--txt", "y"), "Error: No such option '--txt'"),
+    (("purchace",), "Error: No such command 'purchace'. Did you mean 'purchase'? See 'loyalty --help'."),
+])
+def test_a_usage_mistake_is_one_line_naming_the_option(run, args: tuple[str, ...], line: str) -> None:  # type: ignore[no-untyped-def]
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [result.output.splitlines()[0]] and result.output.startswith(line)
+
+
+def test_help_shows_what_a_merchant_uses_and_not_flasks_developer_tools(run) -> None:  # type: ignore[no-untyped-def]
+    shown = run("--help").output
+    commands = {line.split()[0] for line in shown.partition("Commands:")[2].splitlines() if line.strip()}
+    assert {"purchase", "refund", "serve", "routes", "shell"} <= commands and "run" not in commands
+    for flask_option in ("--app", "-A,", "--env-file", "--debug", "--version"):
+        assert flask_option not in shown
+    assert run("run").exit_code == 2  # not there at all: `loyalty serve` runs the app
+    routes = run("routes")
+    assert routes.exit_code == 0 and "/api/v1/purchases" in routes.output
 
 
 def test_redeem_once_then_refused_with_a_reason(run, db_url) -> None:  # type: ignore[no-untyped-def]

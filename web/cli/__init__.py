@@ -6,14 +6,14 @@ Each command runs one unit of work through the runtime; a user mistake prints
 from __future__ import annotations
 
 import click
-from flask.cli import FlaskGroup
 
 from rewards.errors import LoyaltyError
 from web.app import create_app
 from web.cli import apikeys, campaigns, chat, clock, maintenance, outbox, program, serve, staff, telegram, worker
+from web.cli.support import LoyaltyGroup
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False, load_dotenv=False)
+@click.group(cls=LoyaltyGroup, create_app=lambda: create_app())
 def cli() -> None:
     """Loyalty program in chat: Telegram, WhatsApp, SMS.
 

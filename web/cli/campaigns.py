@@ -17,8 +17,13 @@ from rewards.promotions.eligibility import Preview, Rules, preview
 from rewards.promotions.fanout import send_test
 from scheduler import campaigns as runs
 from scheduler.campaigns import RunTotals
-from web.cli.support import command
+from web.cli.support import command, named_as_options
 from web.runtime import runtime
+
+# The campaign fields, as the domain and the API name them, and the options that give them
+# (name and text are plain words in messages too, and their options say the same).
+OPTIONS = {"image_url": "--image", "audience": "--audience", "send_at": "--at", "cron": "--cron", "now": "--now",
+           "multiplier": "--multiplier", "offer_from": "--from", "offer_until": "--until", "coupon": "--coupon"}
 
 REASONS = {
     "no_consent": "no marketing consent",
@@ -94,6 +99,7 @@ def _finished(totals: RunTotals) -> None:
 @click.option("--image", "image_url", metavar="URL", help="A picture to send with it (https address).")
 @_schedule_options
 @click.option("--staff", default="cli", show_default=True, help="Who created it (kept on the campaign).")
+@named_as_options(OPTIONS)
 def create_command(name: str, text: str, image_url: str | None, staff: str, **given: Any) -> None:
     """Create a campaign; with --now it is sent at once."""
     rt = runtime()
@@ -153,6 +159,7 @@ def show_command(campaign_id: str) -> None:
 @command("preview", group=campaign)
 @click.argument("campaign_id", required=False)
 @_schedule_options
+@named_as_options(OPTIONS)
 def preview_command(campaign_id: str | None, **given: Any) -> None:
     """How many members a campaign reaches and who would be skipped, and why.
     Give a campaign id, or the same options as create to look before creating."""

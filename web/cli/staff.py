@@ -15,7 +15,7 @@ from rewards.events import Event
 from rewards.localtime import show
 from rewards.phones import mask
 from rewards.standing import standing
-from web.cli.support import command
+from web.cli.support import SIGNED_NUMBERS, command
 from web.inbox import notify
 from web.runtime import runtime
 
@@ -33,13 +33,16 @@ def _echo_events(session: Session, events: list[Event]) -> None:
                else "  no chat message queued: the member has not written on a channel that is on")
 
 
-@command("purchase")
+@command("purchase", context_settings=SIGNED_NUMBERS)
 @click.argument("customer")
 @click.argument("amount")
 @click.option("--receipt", "receipt_id", required=True, help="Receipt id; the same receipt never earns twice.")
 @click.option("--staff", default="cli", show_default=True, help="Who is recording it (kept in the ledger).")
 def purchase_command(customer: str, amount: str, receipt_id: str, staff: str) -> None:
-    """Record a purchase of AMOUNT for CUSTOMER (E.164 phone or member code)."""
+    """Record a purchase of AMOUNT for CUSTOMER (phone or member code)."""
+    if amount.strip().startswith("-"):
+        raise click.ClickException(f"a purchase amount is never negative (got {amount}): to take back the points "
+                                   f"of a returned purchase, use `loyalty refund RECEIPT`")
     rt = runtime()
     with rt.transaction() as session:
         program, config = rt.program(session)
@@ -89,7 +92,7 @@ def redeem_command(code: str, check_only: bool, staff: str) -> None:
     click.echo(f"{verb}: {reward} (member {member_code})")
 
 
-@command("adjust")
+@command("adjust", context_settings=SIGNED_NUMBERS)
 @click.argument("customer")
 @click.argument("points", type=int)
 @click.option("--reason", required=True, help="Why: kept in the ledger and shown in the member's history.")
