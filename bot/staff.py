@@ -238,7 +238,7 @@ def _purchase(turn: Turn, arg: str) -> None:
         return
     customer, amount, receipt = " ".join(words[:-2]), _amount(words[-2]), words[-1]
     try:
-        member = members.find(turn.session, turn.program.id, customer)
+        member = members.find(turn.session, turn.program.id, customer, turn.config.phone_region)
         result = earning.record_purchase(turn.session, turn.program, turn.config, member, amount, receipt, turn.now,
                                          actor=actor(turn))
     except NotFound:

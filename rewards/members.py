@@ -172,10 +172,14 @@ def by_code(session: Session, program_id: int, code: str) -> Member | None:
     )
 
 
-def find(session: Session, program_id: int, ref: str) -> Member:
-    """A member by E.164 phone or membership code, as staff type it."""
+def find(session: Session, program_id: int, ref: str, region: str | None = None) -> Member:
+    """A member by phone or membership code, as staff type it; a phone without +country is
+    read in ``region`` (the program's ``phone_region``). A code is tried first: a code of
+    all digits could also be dialled."""
     ref = ref.strip()
-    member = by_phone(session, program_id, parse_phone(ref)) if looks_like_phone(ref) else by_code(session, program_id, ref)
+    member = None if ref.startswith("+") else by_code(session, program_id, ref)
+    if member is None and looks_like_phone(ref, region):
+        member = by_phone(session, program_id, parse_phone(ref, region))
     if member is None:
         raise NotFound(f'no member with phone or code "{ref}"', reason="unknown_member")
     return member

@@ -66,7 +66,7 @@ def post_purchase(call: Call) -> Any:
     customer = _text(body, "customer")
     amount = _amount(body)
     receipt_id = _text(body, "receipt_id")
-    member = members.find(call.session, call.program.id, customer)
+    member = members.find(call.session, call.program.id, customer, call.config.phone_region)
     result = earning.record_purchase(
         call.session, call.program, call.config, member, amount, receipt_id, call.now, actor=call.actor
     )
@@ -91,7 +91,8 @@ def refund_purchase(call: Call, receipt_id: str) -> Any:
 @bp.get("/members/<customer>")
 @endpoint
 def get_member(call: Call, customer: str) -> Any:
-    member = members.find(call.session, call.program.id, _path_text(customer, "phone or member code"))
+    member = members.find(call.session, call.program.id, _path_text(customer, "phone or member code"),
+                          call.config.phone_region)
     figures = standing(call.session, call.config, member, call.now)
     progress = figures.progress
     return jsonify(

@@ -81,8 +81,17 @@ def page() -> Any:
 def _phone(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 40:
         raise ChatError(400, "bad_phone", "give your phone number with its country code, like +15550001111")
+    if value.strip().startswith("+"):
+        region = None  # no need to know the program's country (nor to wait for its program)
+    else:
+        try:
+            region = runtime().phone_region()
+        except SetupError:
+            raise ChatError(503, "not_ready", "no loyalty program is loaded: run `loyalty demo`") from None
+        except UNAVAILABLE as error:
+            raise _unavailable(error) from None
     try:
-        return parse_phone(value)
+        return parse_phone(value, region)
     except InvalidInput as error:
         raise ChatError(400, "bad_phone", str(error)) from None
 

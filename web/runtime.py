@@ -69,6 +69,7 @@ class Runtime:
     telegram_username: str | None = None
     _ready: bool = field(default=False, repr=False)
     _program_id: int | None = field(default=None, repr=False)
+    _phone_region: tuple[str | None] | None = field(default=None, repr=False)
     _program_loaded: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -149,6 +150,18 @@ class Runtime:
                     raise SetupError(str(error)) from None
                 self._program_id = program.id
         return self._program_id
+
+    def phone_region(self) -> str | None:
+        """Where the program reads a phone number typed without +country (its
+        ``phone_region``), looked up once like ``program_id``."""
+        if self._phone_region is None:
+            with self.transaction() as session:
+                try:
+                    _, config = self.program(session)
+                except NotFound as error:
+                    raise SetupError(str(error)) from None
+                self._phone_region = (config.phone_region,)
+        return self._phone_region[0]
 
     def program(self, session: Session) -> tuple[Program, ProgramConfig]:
         """The program this process serves; LOYALTY_PROGRAM_FILE is (re)loaded on first use."""

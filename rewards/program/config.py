@@ -24,6 +24,7 @@ from babel.numbers import get_currency_precision
 
 from rewards.errors import ConfigError
 from rewards.inputs import ascii_decimal
+from rewards.phones import country_of_zone, is_country
 from rewards.program.config_automations import Automations, parse_automations
 from rewards.program.config_fields import MISSING, Table, describe, suggestion
 from rewards.program.config_privacy import Privacy, parse_privacy
@@ -130,10 +131,17 @@ class ProgramConfig:
     automations: Automations = Automations()
     staff: Staff = Staff()  # who may use staff commands in chat
     privacy: Privacy = Privacy()  # how long message records keep personal data
+    country: str | None = None  # [program] country, as given (ISO 3166 alpha-2)
 
     @property
     def default_language(self) -> str:
         return self.languages[0]
+
+    @property
+    def phone_region(self) -> str | None:
+        """Where a phone number typed without +country is read: ``country``, or else the
+        country of the program's time zone (None for a zone of no country, like UTC)."""
+        return self.country or country_of_zone(self.timezone)
 
     def tier_by_name(self, name: str) -> TierRule | None:
         return next((t for t in self.tiers if t.name == name), None)
@@ -187,6 +195,7 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
         p.fail("slug", f'must be lowercase letters, digits and dashes, at most 64 (got "{slug}")')
     currency = p.currency("currency")
     zone = p.timezone("timezone")
+    country = _country(p)
     languages = _languages(p)
     quiet = p.hours("quiet_hours")
     p.finish()
@@ -236,7 +245,8 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
 
     return ProgramConfig(slug, name, currency, zone, languages, quiet, earning, expiry, tier_rules, tiers, rewards,
                          referrals, promotions, WhatsApp(template), parse_automations(source, data.get("automations", {})),
-                         parse_staff(source, data.get("staff", {})), parse_privacy(source, data.get("privacy", {})))
+                         parse_staff(source, data.get("staff", {})), parse_privacy(source, data.get("privacy", {})),
+                         country)
 
 
 # --- [program] ------------------------------------------------------------------------
@@ -244,6 +254,15 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
 
 def _slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-") or "program"
+
+
+def _country(p: Table) -> str | None:
+    country = p.string("country")
+    if country is None:
+        return None
+    if not is_country(country.strip().upper()):
+        p.fail("country", f'must be a country code like "US" or "ES" (ISO 3166, two letters), got "{country}"')
+    return str(country.strip().upper())
 
 
 def _languages(p: Table) -> tuple[str, ...]:
@@ -408,6 +427,7 @@ def from_settings(settings: dict[str, Any]) -> ProgramConfig:
             automations=_build(Automations, settings.get("automations") or {}),
             staff=staff_from_settings(settings.get("staff")),
             privacy=_build(Privacy, settings.get("privacy") or {}),
+            country=settings.get("country"),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
         raise ConfigError(f"program settings: stored settings are incomplete or damaged ({error!r})") from None

@@ -210,6 +210,13 @@ def test_redeem_with_a_reward_number_is_the_cashiers_own_redemption(sessions, pr
     assert "Welcome to Bean There Coffee rewards!" in cashier.send("/redeem 1")
 
 
+def test_a_purchase_for_a_number_as_dialled_in_the_shops_country(sessions, program, cashier) -> None:  # type: ignore[no-untyped-def]
+    customer(sessions, program, "+15550000101")  # the shop is in America/New_York: US numbers
+    with sessions() as session:
+        code = members.by_phone(session, program.id, "+15550000101").code
+    assert f"Recorded $12.50 for member {code}: +125 points" in cashier.send("/purchase (555) 000-0101 12.50 R-78")
+
+
 def test_purchase_twice_with_one_receipt_earns_once_and_tells_the_member_once(sessions, program, cashier) -> None:  # type: ignore[no-untyped-def]
     customer(sessions, program, "+15550000101")
     first = cashier.send("/purchase +15550000101 12.50 R-77")

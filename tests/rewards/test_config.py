@@ -248,6 +248,23 @@ def test_supported_languages_are_english_and_spanish() -> None:
     assert parse_program(changed("program.languages", ["es", "en"])).default_language == "es"
 
 
+@pytest.mark.parametrize(("program", "region"), [
+    ({}, "US"),  # America/New_York
+    ({"timezone": "Europe/Madrid"}, "ES"),
+    ({"timezone": "US/Pacific"}, "US"),  # an old name of a zone
+    ({"timezone": "UTC"}, None),  # no country: numbers need their +country code
+    ({"country": "mx"}, "MX"),
+    ({"timezone": "UTC", "country": "GB"}, "GB"),
+])
+def test_phone_numbers_are_read_in_the_country_given_or_the_time_zones(program: dict[str, str],
+                                                                      region: str | None) -> None:
+    data = copy.deepcopy(BASE)
+    data["program"].update(program)
+    config = parse_program(data)
+    assert config.phone_region == region
+    assert from_settings(to_settings(config)) == config
+
+
 # --- what is refused ----------------------------------------------------------------
 
 # (key path in BASE, new value or DELETE, where the message points, the reason it gives)
@@ -259,6 +276,9 @@ WRONG: list[tuple[str, Any, str, str]] = [
     ("program.slug", "Bean There", "[program] slug", 'must be lowercase letters, digits and dashes, at most 64 (got "Bean There")'),
     ("program.slug", "-bean", "[program] slug", "must be lowercase letters"),
     ("program.slug", "b" * 65, "[program] slug", "at most 64"),
+    ("program.country", "USA", "[program] country", 'must be a country code like "US" or "ES" (ISO 3166, two letters), got "USA"'),
+    ("program.country", "XX", "[program] country", 'must be a country code like "US"'),
+    ("program.country", 1, "[program] country", "must be a non-empty string"),
     ("program.currency", DELETE, "[program] currency", "is required"),
     ("program.currency", "DOLLARS", "[program] currency", 'must be an ISO 4217 code like USD or EUR (got "DOLLARS")'),
     ("program.currency", "usd", "[program] currency", 'did you mean "USD"?'),

@@ -115,6 +115,12 @@ def any_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
 # --- purchases -------------------------------------------------------------------------
 
 
+def test_a_customer_as_dialled_in_the_shops_country_is_found(shop: Shop) -> None:
+    bought = shop.post("/purchases", {"customer": "(555) 000-0002", "amount": "12.50", "receipt_id": "R-1"})
+    assert bought.status_code == 201 and bought.json["points"] == 187, bought.json
+    assert shop.get("/members/555-000-0002").json["member_code"] == bought.json["member_code"]
+
+
 def test_a_purchase_earns_once_per_receipt(shop: Shop) -> None:
     first = shop.post("/purchases", {"customer": BEN, "amount": "12.50", "receipt_id": "R-1"})
     assert first.status_code == 201, first.json

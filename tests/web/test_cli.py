@@ -87,6 +87,15 @@ def test_user_mistakes_get_one_clear_line_and_exit_1(run) -> None:  # type: igno
         assert message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("typed", ["5550000002", "(555) 000-0002", "555-000-0002", "555.000.0002"])
+def test_a_number_as_dialled_in_the_shops_country_finds_the_member(run, typed: str) -> None:  # type: ignore[no-untyped-def]
+    run("demo")  # a shop in America/New_York: US numbers
+    bought = run("purchase", typed, "12.50", "--receipt", "R-1")
+    assert bought.exit_code == 0 and "+187 points" in bought.output, bought.output
+    assert run("adjust", typed, "1", "--reason", "r").exit_code == 0
+    assert "balance 3654 points" in run("member", "show", typed).output
+
+
 def test_a_negative_purchase_points_to_refund_in_one_line(run) -> None:  # type: ignore[no-untyped-def]
     run("demo")
     for amount in ("-5", "-12.50"):

@@ -189,9 +189,9 @@ def test_send_command(campaign_id: str, to: str) -> None:
     """Send the campaign, marked [TEST], to one member now (no cap, no counts, no real coupon)."""
     rt = runtime()
     with rt.transaction() as session:
-        program, _ = rt.program(session)
+        program, config = rt.program(session)
         found = campaigns.get(session, program.id, campaign_id)
-        member = members.find(session, program.id, to)
+        member = members.find(session, program.id, to, config.phone_region)
         message = send_test(session, found, member, rt.clock(), rt.enabled_channels)
         click.echo(f"test message queued for member {member.code} on {message.channel}")
 

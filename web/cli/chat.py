@@ -23,12 +23,12 @@ def chat_command(phone: str | None) -> None:
         if not interactive:
             raise click.UsageError("give the customer's phone with --as PHONE")
         phone = click.prompt("Your phone number (with country code)", default="+15550001111")
-    phone = parse_phone(phone)
     rt = runtime()
     output = TerminalOutput(rt.settings.qr_dir)
     with rt.transaction() as session:
-        program, _ = rt.program(session)
+        program, config = rt.program(session)
         program_id, name = program.id, program.name
+    phone = parse_phone(phone, config.phone_region)
     if interactive:
         click.echo(f"Chatting with {name} as {phone}. Say hi; Ctrl-D to leave.")
     while True:

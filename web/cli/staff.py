@@ -46,7 +46,7 @@ def purchase_command(customer: str, amount: str, receipt_id: str, staff: str) ->
     rt = runtime()
     with rt.transaction() as session:
         program, config = rt.program(session)
-        member = members.find(session, program.id, customer)
+        member = members.find(session, program.id, customer, config.phone_region)
         result = earning.record_purchase(session, program, config, member, amount, receipt_id, rt.clock(), actor=staff)
         shown = f"{from_minor(result.purchase.amount_minor, program.currency)} {program.currency}"
         if not result.created:
@@ -102,8 +102,8 @@ def adjust_command(customer: str, points: int, reason: str, key: str | None, sta
     """Add (or with a negative number, remove) POINTS for CUSTOMER, with a reason."""
     rt = runtime()
     with rt.transaction() as session:
-        program, _ = rt.program(session)
-        member = members.find(session, program.id, customer)
+        program, config = rt.program(session)
+        member = members.find(session, program.id, customer, config.phone_region)
         earning.adjust(session, member, points, reason, f"adjust:{key or uuid.uuid4().hex}", rt.clock(), f"staff:{staff}")
         click.echo(f"adjusted member {member.code} by {points:+d}: balance {member.balance}")
 
@@ -122,7 +122,7 @@ def member_show(customer: str, as_json: bool) -> None:
     now = rt.clock()
     with rt.transaction() as session:
         program, config = rt.program(session)
-        found = members.find(session, program.id, customer)
+        found = members.find(session, program.id, customer, config.phone_region)
         if as_json:
             click.echo(json.dumps(members.export(session, found), indent=2, ensure_ascii=False))
             return

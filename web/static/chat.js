@@ -24,6 +24,12 @@
   var unanswered = []; // what this page sent and drew, not yet seen with a reply
 
   function say(text) { status.textContent = text || ""; }
+  // A wrong phone number is said under its field, where the customer will fix it.
+  var phoneError = document.getElementById("phone-error");
+  function phoneProblem(text) {
+    phoneError.textContent = text || "";
+    phoneInput.setAttribute("aria-invalid", text ? "true" : "false");
+  }
   function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
 
   function newId() {
@@ -116,7 +122,8 @@
         // A reply on its way: look again soon, for a few seconds (then gently: no sender may be running).
         else if (data.pending) { next = Date.now() < fastUntil ? 150 : 1500; }
       } else if (response.status === 400) {
-        say(data.message); // a wrong number: stop until another is given
+        phoneProblem(data.message); // a wrong number: stop until another is given
+        phoneInput.focus();
         phone = null;
         textInput.disabled = true;
         sendButton.disabled = true;
@@ -146,7 +153,10 @@
           body: body,
         });
         var data = await response.json();
-        if (!response.ok) { say(data.message || "That did not work."); return; }
+        if (!response.ok) {
+          if (data.error === "bad_phone") { phoneProblem(data.message); } else { say(data.message || "That did not work."); }
+          return;
+        }
         say("");
         fastUntil = Date.now() + 5000;
         schedule(50);
@@ -175,6 +185,7 @@
     textInput.placeholder = "Say hi, or ask: how many points do I have?";
     textInput.focus();
     say("");
+    phoneProblem("");
     schedule(0);
   });
 
