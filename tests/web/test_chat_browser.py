@@ -178,3 +178,41 @@ def test_buttons_send_their_choice(chromium: Any, served: tuple[Shop, str]) -> N
     bot_says(page, "You have 3,466 points")
     assert_in_view(page, "#log .msg")
     page.close()
+
+
+def start(chromium: Any, base: str, phone: str) -> tuple[Any, int]:
+    """/chat on a phone, ``phone`` typed and Start pressed: the page and the status of its
+    first look at the conversation."""
+    page = chromium.new_page(viewport=PHONE)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{base}/chat")
+    page.fill("#phone", phone)
+    with page.expect_response(lambda r: "/chat/messages?" in r.url) as looked:
+        page.click("#who button")
+    return page, int(looked.value.status)
+
+
+def test_a_number_as_dialled_in_the_shops_country_starts_the_chat(chromium: Any, served: tuple[Shop, str]) -> None:
+    page, status = start(chromium, served[1], "(555) 000-1111")  # the demo shop is in America/New_York
+    assert status == 200
+    expect(page.locator("#text")).to_be_enabled()
+    expect(page.locator("#phone-error")).to_be_empty()
+    page.close()
+
+
+def test_a_wrong_number_is_said_under_the_field(chromium: Any, served: tuple[Shop, str]) -> None:
+    page, status = start(chromium, served[1], "12")
+    assert status == 400
+    error = page.locator("#phone-error")
+    expect(error).to_contain_text('"12" has the wrong number of digits')
+    expect(page.locator("#phone")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#text")).to_be_disabled()
+    field, said = page.locator("#phone").bounding_box(), error.bounding_box()
+    assert 0 <= said["y"] - (field["y"] + field["height"]) < 40  # right under it, on screen
+    assert said["y"] + said["height"] <= PHONE["height"]
+    expect(page.locator("#status")).to_be_empty()
+    page.fill("#phone", "+15550001111")  # a right number clears it
+    with page.expect_response(lambda r: "/chat/messages?" in r.url):
+        page.click("#who button")
+    expect(error).to_be_empty()
+    page.close()
