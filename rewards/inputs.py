@@ -53,6 +53,15 @@ def cleaned_text(value: str) -> str:
     return _UNSTORABLE.sub(lambda found: "" if found.group() == "\x00" else "\ufffd", value)
 
 
+def shown(value: object, limit: int = 30) -> str:
+    """``value`` as a message may quote it back: at most ``limit`` characters, and any
+    character that is not printable (NUL, control characters, a lone surrogate) as "?", so
+    an error about bad input does not carry the bad input to the client or the logs."""
+    text = str(value)
+    cut = text[:limit] + ("..." if len(text) > limit else "")
+    return "".join(c if c.isprintable() and not "\ud800" <= c <= "\udfff" else "?" for c in cut)
+
+
 def ascii_digits(text: str) -> bool:
     """``text`` is one or more of 0-9 (``str.isdigit`` says yes to "١٢" and "²" too)."""
     return text.isascii() and text.isdigit()

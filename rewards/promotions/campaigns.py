@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from rewards import catalog
 from rewards.errors import Inconsistent, InvalidInput, LoyaltyError, NotFound, Refused
-from rewards.inputs import ascii_decimal, row_id, storable_text
+from rewards.inputs import ascii_decimal, row_id, shown, storable_text
 from rewards.localtime import parse_local
 from rewards.models import Campaign, CampaignRecipient, Code, OutboxMessage, Program
 from rewards.program.config import ProgramConfig
@@ -207,7 +207,7 @@ def get(session: Session, program_id: int, campaign_id: Any) -> Campaign:
     number = row_id(campaign_id)
     campaign = session.get(Campaign, number) if number is not None else None
     if campaign is None or campaign.program_id != program_id:
-        raise NotFound(f"no campaign {str(campaign_id)[:30]}", reason="not_found")
+        raise NotFound(f"no campaign {shown(campaign_id)}", reason="not_found")
     return campaign
 
 

@@ -36,7 +36,7 @@ def check(document: dict[str, Any], method: str, path: str, response: TestRespon
     the router) is not checked: there is nothing to document."""
     if not path.startswith(PREFIX + "/"):
         return
-    local = path[len(PREFIX):].split("?", 1)[0]
+    local = path[len(PREFIX):]  # request.path: decoded, without the query (a "?" in it is data)
     routes = _routes(id(document), tuple(document["paths"]))
     template = next((t for pattern, t in routes if pattern.match(local)), None)
     if template is None:

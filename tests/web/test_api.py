@@ -394,6 +394,15 @@ def test_unknown_api_paths_and_methods_are_json(shop: Shop) -> None:
     assert shop.client.get("/healthz").json == {"status": "ok"}
 
 
+def test_a_not_found_quotes_bad_input_without_its_unprintable_characters(shop: Shop) -> None:
+    # Found by the fuzz suite: "no campaign \x00" echoed the NUL into the JSON, which a strict
+    # reader (ours among them) refuses; the message now shows it as "?".
+    for path in ("/campaigns/%00", "/campaigns/%01/preview"):
+        answer = shop.get(path)
+        assert answer.status_code == 404 and answer.json["error"] == "not_found", path
+        assert "\x00" not in answer.get_data(as_text=True) and "\\u0000" not in answer.get_data(as_text=True)
+        assert "?" in answer.json["message"], answer.json
+
 # --- documentation ---------------------------------------------------------------------
 
 
