@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rewards import referrals
@@ -96,6 +97,13 @@ class Pruned:
         return max(self.inbound, self.outbox, self.code_attempts, self.strangers, self.flows, self.invites)
 
 
+def _delete_some(session: Session, model: Any, limit: int, *conditions: ColumnElement[bool]) -> int:
+    """Delete at most ``limit`` rows of ``model`` that meet ``conditions``; how many went."""
+    some = select(model.id).where(*conditions).limit(limit).scalar_subquery()
+    statement = delete(model).where(model.id.in_(some)).execution_options(synchronize_session=False)
+    return int(session.execute(statement).rowcount or 0)
+
+
 def prune(session: Session, program_id: int, now: datetime, days: int, limit: int = BATCH) -> Pruned:
     """What is older than ``days``: delivery records and wrong-code records deleted, finished
     outbox rows erased; identities of people who never joined and were last seen before
@@ -103,18 +111,10 @@ def prune(session: Session, program_id: int, now: datetime, days: int, limit: in
     never taken erased. At most ``limit`` rows of each; call again while ``most`` reaches it."""
     cutoff = now - timedelta(days=days)
     result = Pruned()
-    inbound = (select(InboundMessage.id)
-               .where(InboundMessage.program_id == program_id, InboundMessage.received_at < cutoff).limit(limit))
-    result.inbound = int(session.execute(
-        delete(InboundMessage).where(InboundMessage.id.in_(inbound.scalar_subquery()))
-        .execution_options(synchronize_session=False)
-    ).rowcount or 0)
-    attempts = (select(CodeAttempt.id)
-                .where(CodeAttempt.program_id == program_id, CodeAttempt.at < cutoff).limit(limit))
-    result.code_attempts = int(session.execute(
-        delete(CodeAttempt).where(CodeAttempt.id.in_(attempts.scalar_subquery()))
-        .execution_options(synchronize_session=False)
-    ).rowcount or 0)
+    result.inbound = _delete_some(session, InboundMessage, limit, InboundMessage.program_id == program_id,
+                                  InboundMessage.received_at < cutoff)
+    result.code_attempts = _delete_some(session, CodeAttempt, limit, CodeAttempt.program_id == program_id,
+                                        CodeAttempt.at < cutoff)
     outbox = (
         select(OutboxMessage.id)
         .where(OutboxMessage.program_id == program_id, OutboxMessage.created_at < cutoff,
@@ -123,13 +123,8 @@ def prune(session: Session, program_id: int, now: datetime, days: int, limit: in
     )
     result.outbox = int(session.execute(_erase(outbox.scalar_subquery(), error=None)).rowcount or 0)
     # Someone who wrote but never joined: the chat address is all we hold, and nothing needs it.
-    strangers = (select(Identity.id)
-                 .where(Identity.program_id == program_id, Identity.member_id.is_(None),
-                        Identity.last_seen_at < cutoff).limit(limit))
-    result.strangers = int(session.execute(
-        delete(Identity).where(Identity.id.in_(strangers.scalar_subquery()))
-        .execution_options(synchronize_session=False)
-    ).rowcount or 0)
+    result.strangers = _delete_some(session, Identity, limit, Identity.program_id == program_id,
+                                    Identity.member_id.is_(None), Identity.last_seen_at < cutoff)
     # A member's flow ended long ago (it is dropped when they next write anyway).
     flows = (select(Identity.id)
              .where(Identity.program_id == program_id, Identity.flow_expires_at < cutoff).limit(limit))
