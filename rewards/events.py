@@ -86,5 +86,5 @@ class SurveyQuestion:
     member_id: int
 
 
-Event = (PointsEarned | PointsReversed | TierChanged | ReferralQualified | ReferralReversed | PointsExpired | PointsExpiring | Birthday
-         | WinBack | SurveyQuestion)
+Event = (PointsEarned | PointsReversed | TierChanged | ReferralQualified | ReferralReversed | PointsExpired
+         | PointsExpiring | Birthday | WinBack | SurveyQuestion)

@@ -23,7 +23,7 @@ from rewards.errors import InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned
 from rewards.inputs import ascii_digits
 from rewards.localtime import zone_for_phone
-from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase, Referral
+from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase
 from rewards.phones import looks_like_phone, parse_phone
 from rewards.program.config import ProgramConfig
 from rewards.storage.prepared import Prepared

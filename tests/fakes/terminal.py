@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-
 # Where the bot's pictures are saved, in the directory the terminal runs from. They are kept
 # after /quit: their paths were printed for the user to open, maybe later.
 PHOTOS = "loyalty-terminal-images"

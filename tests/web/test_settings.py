@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from web.cli import cli
+from web.providers import enabled_channels
 from web.sender_runtime import channel_lines
 from web.settings import SettingError, Settings
-from web.providers import enabled_channels
 
 BASE = {"DATABASE_URL": "sqlite://"}
 TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # the shape of @BotFather's tokens
