@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -76,6 +76,9 @@ def http_error(error: HTTPException) -> Any:
     if not request.path.startswith(PREFIX):
         return error
     name = (error.name or "error").lower().replace(" ", "_")
+    if error.code == 413:  # Werkzeug's own text does not say what the limit is
+        limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
+        return error_response(413, name, f"the body is over the {limit} KB limit: send a smaller one")
     return error_response(error.code or 400, name, error.description or name)
 
 

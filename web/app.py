@@ -76,10 +76,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.get("/")
     def index() -> Any:
         # The /chat link only where the page is on (LOYALTY_WEB_CHAT): off, it would be a 404.
-        in_browser = "<a href=\"/chat\">chat with the bot</a> in this browser, or " if settings.web_chat else ""
-        return (
-            "<!doctype html><title>Loyalty</title><h1>Loyalty bot is running</h1>"
-            f"<p>Try it: {in_browser}in a terminal: <code>loyalty chat --as +15550001111</code>.</p>"
-        )
+        # Off (production), no demo hints either: customers reach the bot on their channels.
+        page = "<!doctype html><title>Loyalty</title><h1>Loyalty bot is running</h1>"
+        if settings.web_chat:
+            page += ("<p>Try it: <a href=\"/chat\">chat with the bot</a> in this browser, or in a terminal: "
+                     "<code>loyalty chat --as +15550001111</code>.</p>")
+        return page
 
     return app

@@ -384,6 +384,7 @@ def test_a_huge_body_is_413_json(shop: Shop) -> None:
     huge = {"customer": BEN, "amount": "5", "receipt_id": "H-1", "pad": "x" * (300 * 1024)}
     result = shop.post("/purchases", huge)
     assert result.status_code == 413 and result.json["error"] == "request_entity_too_large"
+    assert "256 KB" in result.json["message"], result.json
     assert shop.snapshot() == before
 
 

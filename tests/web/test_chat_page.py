@@ -292,7 +292,7 @@ def test_the_page_can_be_turned_off(tmp_path: Path) -> None:
     client = app.test_client()
     assert client.get("/chat").status_code == 404
     home = client.get("/").get_data(as_text=True)
-    assert "/chat" not in home and "loyalty chat --as" in home, "no link to a page that is off"
+    assert "/chat" not in home and "loyalty chat --as" not in home, "no link to a page that is off, nor demo hints"
     assert client.post("/chat/messages", json={"phone": NEWCOMER, "text": "hi"}, headers=CSRF).status_code == 404
     assert "web" not in app.extensions["loyalty"].enabled_channels
     app.extensions["loyalty"].engine.dispose()
