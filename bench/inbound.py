@@ -2,27 +2,30 @@
 against a bare Flask route under the same gunicorn; and the time from the webhook's answer
 to the reply reaching the (fake) Telegram server.
 
-    python bench/inbound.py [--rounds 5] [--seconds 4] [--clients 8] [--workers 2] [--database-url URL]
+    python bench/inbound.py [--rounds 5] [--seconds 4] [--clients 8] [--threads 2] [--workers 2] [--database-url URL]
 
 The production shape from the Procfile: ``gunicorn web.wsgi:app`` (``--workers``) answers
 webhooks, a ``loyalty worker`` process sends (started for part 2), the real python-telegram-bot client delivers
 to the fake Bot API server the tests use. SQLite in a temporary directory by default;
 ``--database-url`` for PostgreSQL (a fresh schema, dropped afterwards).
 
-1. Throughput: ``--clients`` threads post as fast as they can for ``--seconds``, first to
-   ``GET /`` (a bare route: a constant page; ``/healthz`` asks the database now), then to ``POST /webhooks/telegram`` (secret
-   checked, the update read from its JSON, deduplicated, the core answers "balance" for a member,
-   the reply written to the outbox, all in one transaction). Prints both rates, the
-   server's CPU time a request (gunicorn's processes, read from /proc on Linux) and the
-   rates' ratio (goal: the webhook costs at most 3x the bare route, a ratio >= 0.33),
-   ``--rounds`` times, the two routes in turn; the figure is the median round's ratio. The
-   sender is not running yet: sending is not part of a webhook's cost, and on one machine
-   it would take CPU from the server.
+1. Throughput: ``wrk`` (the load generator; ``apt-get install wrk``) drives each route for
+   ``--seconds`` over ``--clients`` connections from ``--threads`` threads, first ``GET /``
+   (a bare route: a constant page; ``/healthz`` asks the database now), then
+   ``POST /webhooks/telegram`` (secret checked, the update read from its JSON,
+   deduplicated, the core answers "balance" for a member, the reply written to the outbox,
+   all in one transaction). A small Lua script makes each POST a different update (its own
+   update_id and message_id from a per-thread counter, so none is a cheap redelivery).
+   Prints both rates, the server's CPU time a request (gunicorn's processes, read from
+   /proc on Linux) and the rates' ratio (goal: the webhook costs at most 3x the bare route,
+   a ratio >= 0.33), ``--rounds`` times, the two routes in turn; the figure is the median
+   round's ratio. The sender is not running yet: sending is not part of a webhook's cost,
+   and on one machine it would take CPU from the server.
 2. Latency: a ``loyalty worker`` is started, delivers the backlog, then one update at a
    time: the time from the webhook's 200 to the fake receiving the sendMessage; p50 and
    p99 (goal: p99 under 100 ms).
 
-The clients run on the same machine and take CPU from the server, the same for both routes.
+wrk runs on the same machine and takes CPU from the server, the same for both routes.
 Nothing asserts; it measures and prints.
 """
 from __future__ import annotations
@@ -31,15 +34,15 @@ import argparse
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +61,7 @@ SECRET = "bench-secret"
 GOAL_RATIO = 0.33
 GOAL_P99_MS = 100.0
 MEMBERS = 200  # chats that have joined; the load cycles through them
+FIRST_CHAT = 10_000
 
 
 def free_port() -> int:
@@ -67,7 +71,8 @@ def free_port() -> int:
 
 
 class Client:
-    """One keep-alive-less HTTP client thread (gunicorn's sync workers close each connection)."""
+    """A keep-alive-less HTTP client for the setup and the latency part (gunicorn's sync
+    workers close each connection)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -90,33 +95,60 @@ def webhook_body(update_id: int, chat_id: int, words: str = "balance") -> bytes:
 HEADERS = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
 
 
-def hammer(port: int, seconds: float, clients: int, make_request, numbers: Iterator[int]) -> tuple[int, int, float]:  # type: ignore[no-untyped-def]
-    """(ok, failed, elapsed): ``clients`` threads calling ``make_request(client, i)``, each
-    ``i`` the next of ``numbers`` (shared by the calls, so they can stay unique across runs)."""
-    ok = failed = 0
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+# The webhook's POST for wrk: the body is the JSON ``text_update`` makes, its ids filled in per
+# request, so each request is a new update. Ids: base + counter * threads + thread number.
+WRK_SCRIPT = """
+local template = [==[%(template)s]==]
+local base, threads, members, first_chat = %(base)s, %(threads)d, %(members)d, %(first_chat)d
+local counter = 0
+local numbered = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Telegram-Bot-Api-Secret-Token"] = "%(secret)s"
 
-    def run() -> None:
-        nonlocal ok, failed
-        client = Client(port)
-        while time.monotonic() < deadline:
-            with lock:
-                i = next(numbers)
-            status = make_request(client, i)
-            with lock:
-                if status == 200:
-                    ok += 1
-                else:
-                    failed += 1
+function setup(thread)
+  thread:set("number", numbered)
+  numbered = numbered + 1
+end
 
-    began = time.monotonic()
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return ok, failed, time.monotonic() - began
+function request()
+  local i = counter * threads + number
+  counter = counter + 1
+  local body = template:gsub("{UPDATE}", string.format("%%d", base + i))
+  body = body:gsub("{CHAT}", string.format("%%d", first_chat + i %% members))
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+UPDATE_MARK, CHAT_MARK = 987_654_321, 876_543_219  # numbers the template cannot hold otherwise
+
+
+def wrk_script(path: Path, base: int, threads: int) -> Path:
+    """Write the Lua script that posts "balance" updates numbered from ``base``."""
+    template = webhook_body(UPDATE_MARK, CHAT_MARK).decode()
+    template = template.replace(str(UPDATE_MARK), "{UPDATE}").replace(str(CHAT_MARK), "{CHAT}")
+    path.write_text(WRK_SCRIPT % {"template": template, "base": base, "threads": threads, "members": MEMBERS,
+                                  "first_chat": FIRST_CHAT, "secret": SECRET})
+    return path
+
+
+def run_wrk(url: str, seconds: int, clients: int, threads: int, script: Path | None = None) -> tuple[float, int, int]:
+    """(requests/s, requests, failed) from one wrk run; failed: wrk's non-2xx/3xx responses
+    and socket errors."""
+    command = ["wrk", "--threads", str(threads), "--connections", str(clients), "--duration", f"{seconds}s",
+               "--timeout", "30s"]
+    if script is not None:
+        command += ["--script", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    found = {m.group(1): m.group(2) for m in re.finditer(r"^\s*(Requests/sec|Non-2xx or 3xx responses):\s*([\d.]+)",
+                                                          out.stdout, re.MULTILINE)}
+    total = re.search(r"^\s*(\d+) requests in", out.stdout, re.MULTILINE)
+    if "Requests/sec" not in found or total is None:
+        raise SystemExit(f"could not read wrk's output:\n{out.stdout}")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out.stdout)
+    failed = int(found.get("Non-2xx or 3xx responses", 0)) + (sum(map(int, errors.groups())) if errors else 0)
+    return float(found["Requests/sec"]), int(total.group(1)), failed
 
 
 def cpu_seconds(pid: int) -> float:
@@ -168,13 +200,17 @@ def wait_for_empty_outbox(database_url: str, timeout: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="how long each route is hammered a round")
+    parser.add_argument("--seconds", type=int, default=4, help="how long wrk drives each route a round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of bare route then webhook")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
+    parser.add_argument("--clients", type=int, default=8, help="wrk's concurrent connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk's threads (at most --clients)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--samples", type=int, default=300, help="updates timed one at a time for latency")
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite in a temporary directory)")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: the throughput part needs it (apt-get install wrk)")
+    threads = max(1, min(args.threads, args.clients))
 
     with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as fake, \
             scratch_database(args.database_url, Path(tmp), "inbound") as database_url:
@@ -197,33 +233,32 @@ def main() -> None:
         try:
             wait_until_up(port, procs)
             print(f"database: {database_url.split(':')[0]}; gunicorn --workers {args.workers}; "
-                  f"{args.clients} client threads on the same machine")
+                  f"wrk: {threads} threads, {args.clients} connections, on the same machine")
             setup = Client(port)
             update_ids = iter(range(1, 10**9))
             for chat in range(MEMBERS):  # members, so "balance" is the member's answer, not a sign-up
                 for words in ("hi", "yes"):
-                    assert setup.request("POST", "/webhooks/telegram", webhook_body(next(update_ids), 10_000 + chat, words),
+                    assert setup.request("POST", "/webhooks/telegram", webhook_body(next(update_ids), FIRST_CHAT + chat, words),
                                          HEADERS) == 200
 
             server = procs[0].pid
             first_id = 10**6
-            numbers = iter(range(10**12))  # update ids unique across rounds: the webhook drops redeliveries
 
-            def post(c: Client, i: int) -> int:
-                return c.request("POST", "/webhooks/telegram", webhook_body(first_id + i, 10_000 + i % MEMBERS), HEADERS)
-
-            def measure(make_request) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
-                """(requests/s, server CPU ms a request, failed) for one stretch of ``--seconds``."""
+            def measure(path: str, script: Path | None = None) -> tuple[float, float, int]:
+                """(requests/s, server CPU ms a request, failed) for one wrk run of ``--seconds``."""
                 cpu = cpu_seconds(server)
-                ok, failed, elapsed = hammer(port, args.seconds, args.clients, make_request, numbers)
-                return ok / elapsed, (cpu_seconds(server) - cpu) / max(ok, 1) * 1000, failed
+                rate, requests, failed = run_wrk(f"http://127.0.0.1:{port}{path}", args.seconds, args.clients,
+                                                 threads, script)
+                return rate, (cpu_seconds(server) - cpu) / max(requests, 1) * 1000, failed
 
             # Rounds alternate the two routes, so a slow spell of a shared machine falls on both
             # alike; the median of the rounds' ratios is the figure.
             ratios, cpu_bare, cpu_hook = [], [], []
             for round_no in range(1, args.rounds + 1):
-                bare, bare_cpu, bare_failed = measure(lambda c, i: c.request("GET", "/"))
-                hook, hook_cpu, hook_failed = measure(post)
+                bare, bare_cpu, bare_failed = measure("/")
+                # update ids unique across rounds (the webhook drops redeliveries): a billion a round
+                script = wrk_script(workdir / "webhook.lua", first_id + round_no * 10**9, threads)
+                hook, hook_cpu, hook_failed = measure("/webhooks/telegram", script)
                 ratios.append(hook / bare)
                 cpu_bare.append(bare_cpu)
                 cpu_hook.append(hook_cpu)
