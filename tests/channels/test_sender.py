@@ -211,19 +211,28 @@ def test_failures_are_recorded_with_their_reason(sessions: sessionmaker[Session]
     assert adapter.texts() == ["flaky"]
 
 
+class Timed(CollectingOutput):
+    """Keeps, beside each reply, when (on ``clock``) and to whom it was sent: ``times``."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.times: list[tuple[float, str]] = []
+
+    def send(self, address: str, reply: Reply) -> str:
+        self.times.append((self.clock(), address))
+        return super().send(address, reply)
+
+
 def test_the_sender_keeps_each_channel_and_chat_to_its_rate(sessions: sessionmaker[Session], program: Program) -> None:
     with sessions.begin() as s:
         outbox.enqueue_many(s, (dict(program_id=program.id, channel="fake", address=f"chat-{i % 40}",
                                      payload={"text": str(i)}, kind="campaign") for i in range(300)), T0)
     clock = FakeClock()
-    times: list[tuple[float, str]] = []
+    timed = Timed(clock)
+    times = timed.times
 
-    class Timed(CollectingOutput):
-        def send(self, address: str, reply: Reply) -> str:
-            times.append((clock(), address))
-            return super().send(address, reply)
-
-    sender = make_sender(sessions, {"fake": Timed()}, clock, batch_size=50,
+    sender = make_sender(sessions, {"fake": timed}, clock, batch_size=50,
                          limits={"fake": Limits(rate=30, per_chat_rate=1)})
     while sender.run_once():
         pass
@@ -243,17 +252,13 @@ def test_a_three_message_answer_reaches_a_telegram_chat_together_then_one_a_seco
         outbox.enqueue_many(s, (dict(program_id=program.id, channel="telegram", address="chat-1",
                                      payload={"text": str(i)}, kind="reply") for i in range(5)), T0)
     clock = FakeClock()
-    times: list[float] = []
+    timed = Timed(clock)
 
-    class Timed(CollectingOutput):
-        def send(self, address: str, reply: Reply) -> str:
-            times.append(clock())
-            return super().send(address, reply)
-
-    sender = make_sender(sessions, {"telegram": Timed()}, clock,
+    sender = make_sender(sessions, {"telegram": timed}, clock,
                          limits=sender_runtime.limits(Settings.from_env({"DATABASE_URL": "sqlite://"})))
     while sender.run_once():
         pass
+    times = [t for t, _ in timed.times]
     start = times[0]
     # The three together (1/30 s apart: the overall bucket allows no burst), then the
     # chat's own pace, 1.5% under 1/s.
@@ -265,15 +270,11 @@ def test_burst_allowances_per_chat_keep_the_overall_rate_exact(sessions: session
         outbox.enqueue_many(s, (dict(program_id=program.id, channel="fake", address=f"chat-{i % 7}",
                                      payload={"text": str(i)}, kind="campaign") for i in range(300)), T0)
     clock = FakeClock()
-    times: list[tuple[float, str]] = []
-
-    class Timed(CollectingOutput):
-        def send(self, address: str, reply: Reply) -> str:
-            times.append((clock(), address))
-            return super().send(address, reply)
+    timed = Timed(clock)
+    times = timed.times
 
     limits = Limits(rate=30, per_chat_rate=4, per_chat_burst=3)  # 7 chats x 4/s: the chats set the pace
-    sender = make_sender(sessions, {"fake": Timed()}, clock, batch_size=50, limits={"fake": limits})
+    sender = make_sender(sessions, {"fake": timed}, clock, batch_size=50, limits={"fake": limits})
     while sender.run_once():
         pass
     overall = [t for t, _ in times]
@@ -294,15 +295,11 @@ def test_a_sender_that_wakes_late_still_reaches_the_rate_and_never_exceeds_it(
                                      payload={"text": str(i)}, kind="campaign") for i in range(300)), T0)
     clock = FakeClock()
     late = random.Random(7)
-    times: list[tuple[float, str]] = []
-
-    class Timed(CollectingOutput):
-        def send(self, address: str, reply: Reply) -> str:
-            times.append((clock(), address))
-            return super().send(address, reply)
+    timed = Timed(clock)
+    times = timed.times
 
     limits = Limits(rate=30, per_chat_rate=1)
-    sender = Sender(sessions, {"fake": Timed()}, worker_id="test", clock=clock.wall, monotonic=clock,
+    sender = Sender(sessions, {"fake": timed}, worker_id="test", clock=clock.wall, monotonic=clock,
                     sleep=lambda seconds: clock.sleep(seconds + late.uniform(0, 0.001)), batch_size=50,
                     limits={"fake": limits})
     while sender.run_once():
