@@ -19,12 +19,18 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
-def describe(error: BaseException) -> str:
-    """One line for an error: the driver's own first line for a database error (a server that
-    does not answer, a file that cannot be opened), without SQLAlchemy's SQL and links."""
+def first_line(error: BaseException) -> str:
+    """The driver's own first line for a database error (a server that does not answer, a
+    file that cannot be opened), without SQLAlchemy's SQL and links; "" when it says nothing."""
     original = getattr(error, "orig", None) or error
-    first = next((line.strip() for line in str(original).splitlines() if line.strip()), "")
-    return f"{type(original).__name__}: {first}" if first else type(original).__name__
+    return next((line.strip() for line in str(original).splitlines() if line.strip()), "")
+
+
+def describe(error: BaseException) -> str:
+    """One line for an error: its type and ``first_line``."""
+    name = type(getattr(error, "orig", None) or error).__name__
+    first = first_line(error)
+    return f"{name}: {first}" if first else name
 
 
 @functools.cache

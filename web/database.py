@@ -13,6 +13,7 @@ from sqlalchemy import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 import migrations
+from channels.outage import first_line
 from rewards.errors import LoyaltyError
 from rewards.storage.db import make_engine, normalize_url
 
@@ -56,8 +57,7 @@ def _missing_driver(url: URL, error: Exception) -> str:
 def describe_failure(error: BaseException, url: URL) -> str:
     """One line for a database that would not open or answer: what and what to do. Never
     the password."""
-    original = getattr(error, "orig", None) or error
-    reason = next((line.strip() for line in str(original).splitlines() if line.strip()), type(original).__name__)
+    reason = first_line(error) or type(getattr(error, "orig", None) or error).__name__
     shown = url.render_as_string(hide_password=True)
     if url.get_backend_name() == "sqlite":
         return f"cannot open the SQLite database {url.database} ({reason}): check that the file's folder exists and is writable"
