@@ -133,14 +133,15 @@ def _load(language: str) -> NullTranslations:
     return compile_po(path, language)
 
 
-def compile_po(path: Path, language: str) -> Translations:
-    """A PO file compiled in memory; fuzzy entries are left out, so they read as English."""
+def compile_po(path: Path, language: str, domain: str = DOMAIN) -> Translations:
+    """A PO file compiled in memory; fuzzy entries are left out, so they read as English.
+    (The console's catalog, domain "console", is read the same way: web/console/words.py.)"""
     with path.open("rb") as fp:
-        catalog = read_po(fp, locale=language, domain=DOMAIN)
+        catalog = read_po(fp, locale=language, domain=domain)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)
+    return Translations(fp=buffer, domain=domain)
 
 
 def _pybabel(*args: str) -> None:

@@ -631,3 +631,71 @@ class Survey(Base):
     asked_at: Mapped[datetime]
     score: Mapped[int | None] = mapped_column(Integer)
     answered_at: Mapped[datetime | None]
+
+
+class StaffUser(Base):
+    """Someone who signs in to the merchant console (web/console): an owner, a manager or a
+    cashier. Only a slow salted hash of the password is kept (werkzeug.security). Disabled,
+    never deleted: the activity log keeps pointing at who did what."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        UniqueConstraint("program_id", "email"),
+        CheckConstraint("role IN ('owner', 'manager', 'cashier')", name="staff_role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    email: Mapped[str] = mapped_column(String(254))  # stored lower-cased
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # Where a campaign's test send goes (optional), in E.164.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # Bumped when the password changes or the user is disabled: a session cookie made
+    # before that stops working (web/console/access.py compares it).
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StaffActivity(Base):
+    """One thing a staff user did in the console (who, what, when, on whom), for the owner
+    to read. ``email`` is copied so the line reads the same after the user is renamed."""
+
+    __tablename__ = "staff_activity"
+    __table_args__ = (Index("ix_staff_activity_program_at", "program_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime]
+
+
+class SignInFailure(Base):
+    """A failed console sign-in, counted per account (``scope`` "email") and per client
+    address (``scope`` "address") to throttle guessing; ``key`` is a hash, not the
+    address or email itself. Old rows are deleted as new ones are counted."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class AppSecret(Base):
+    """A random secret the app makes for itself when the operator gave none (the console's
+    session key without SECRET_KEY), kept here so every process and machine share it."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

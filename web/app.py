@@ -16,6 +16,7 @@ from web import (
     api_support,
     campaign_api,
     chat_page,
+    console,
     database,
     health_details,
     json_body,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions[api.OPENAPI_KEY] = api_support.merge_openapi(api.OPENAPI, campaign_api.OPENAPI)
     app.register_error_handler(HTTPException, api_support.http_error)
     chat_page.init_app(app)
+    console.init_app(app)
     providers.init_app(app)
     media.init_app(app)
     health_details.init_app(app)
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     def index() -> Any:
         # The /chat link only where the page is on (LOYALTY_WEB_CHAT): off, it would be a 404.
         # Off (production), no demo hints either: customers reach the bot on their channels.
-        page = "<!doctype html><title>Loyalty</title><h1>Loyalty bot is running</h1>"
+        page = ("<!doctype html><title>Loyalty</title><h1>Loyalty bot is running</h1>"
+                "<p>Merchants: <a href=\"/console\">sign in to the console</a>.</p>")
         if settings.web_chat:
             page += ("<p>Try it: <a href=\"/chat\">chat with the bot</a> in this browser, or in a terminal: "
                      "<code>loyalty chat --as +15550001111</code>.</p>")

@@ -45,8 +45,9 @@ class Shop:
             _, self.key = apikeys.create(session, program.id, "till", self.rt.clock())
         self.auth = {"Authorization": f"Bearer {self.key}"}
 
-    def cli(self, *args: str) -> Any:
-        return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: self.app), catch_exceptions=False)
+    def cli(self, *args: str, input: str | None = None) -> Any:  # noqa: A002 - click's name
+        return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: self.app), catch_exceptions=False,
+                                  input=input)
 
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
         return self.client.post(f"/api/v1{path}", json=body, headers=self.auth if headers is None else headers, **kwargs)

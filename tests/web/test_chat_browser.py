@@ -7,32 +7,19 @@ auto-wait, ``expect``): nothing sleeps."""
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zxingcpp
+from browser import DESKTOP, PHONE, expect, launched, serving
 from PIL import Image
 from support import migrated_sqlite_url
 from test_api import Shop, _settings
-from werkzeug.serving import make_server
 
 from web.app import create_app
-from web.sender_runtime import for_runtime
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium): the /chat page is not tried in a browser",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-expect = sync_api.expect
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 NEWCOMER = "+15550001111"
 # A notice after a purchase comes with the page's slow poll (every 3 s): room for that.
 WAIT_MS = 15_000
@@ -42,28 +29,18 @@ SAID = ["hi", "Yes", "rewards", "Free coffee: 500 pts", "yes"]
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Shop, str]]:
     """The demo shop over HTTP, the sender woken after each commit."""
     shop = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / "browser.db"), tmp_path)))
-    server = make_server("127.0.0.1", 0, shop.app, threaded=True)
-    service = for_runtime(shop.rt, poll_seconds=0.5)
-    shop.rt.wake_sender = service.wake
-    service.start()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield shop, f"http://127.0.0.1:{server.port}"
+        with serving(shop.app) as base:
+            yield shop, base
     finally:
-        server.shutdown()
-        thread.join()
-        service.stop()
         shop.audit()
         shop.rt.engine.dispose()
 

@@ -1,0 +1,43 @@
+"""``loyalty users``: create, list, disable, enable, passwd, with one-line refusals."""
+from __future__ import annotations
+
+from conftest import PASSWORD
+from sqlalchemy import select
+from test_api import Shop
+from werkzeug.security import check_password_hash
+
+from rewards.models import StaffUser
+
+
+def test_create_reads_the_password_from_standard_input_and_keeps_only_its_hash(console: Shop) -> None:
+    result = console.cli("users", "create", "Ana@Shop.example", "--role", "manager", input=f"{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "ana@shop.example can now sign in as manager" in result.output
+    with console.rt.transaction() as session:
+        user = session.scalar(select(StaffUser))
+        assert user is not None and user.email == "ana@shop.example" and user.role == "manager"
+        assert PASSWORD not in user.password_hash and check_password_hash(user.password_hash, PASSWORD)
+    listed = console.cli("users", "list")
+    assert "ana@shop.example  manager  last sign-in never  active" in listed.output
+
+
+def test_create_refuses_clearly(console: Shop) -> None:
+    short = console.cli("users", "create", "ana@shop.example", "--role", "owner", input="short\n")
+    assert short.exit_code == 1 and "the password must be 10 to 200 characters long" in short.output
+    bad = console.cli("users", "create", "ana", "--role", "owner", input=f"{PASSWORD}\n")
+    assert bad.exit_code == 1 and '"ana" is not an email address' in bad.output
+    role = console.cli("users", "create", "ana@shop.example", "--role", "boss", input=f"{PASSWORD}\n")
+    assert role.exit_code == 2 and "'boss' is not one of 'owner', 'manager', 'cashier'" in role.output
+    console.cli("users", "create", "ana@shop.example", "--role", "owner", input=f"{PASSWORD}\n")
+    twice = console.cli("users", "create", "ANA@shop.example", "--role", "owner", input=f"{PASSWORD}\n")
+    assert twice.exit_code == 1 and "ana@shop.example already has an account" in twice.output
+    missing = console.cli("users", "disable", "nobody@shop.example")
+    assert missing.exit_code == 1 and "there is no console user nobody@shop.example" in missing.output
+
+
+def test_disable_then_enable(console: Shop) -> None:
+    console.cli("users", "create", "ana@shop.example", "--role", "cashier", input=f"{PASSWORD}\n")
+    assert console.cli("users", "disable", "ana@shop.example").exit_code == 0
+    assert "disabled" in console.cli("users", "list").output
+    assert console.cli("users", "enable", "ana@shop.example").exit_code == 0
+    assert "active" in console.cli("users", "list").output
