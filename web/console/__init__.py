@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
         money=lambda value: words.money(value, g.currency),
         moment=lambda value: words.moment(value, g.timezone),
     )
-    app.jinja_env.globals.update(console_menu=menu.entries, csrf_token=generate_csrf)
+    app.jinja_env.globals.update(console_menu=menu.entries, csrf_token=generate_csrf, role_names=words.ROLE_NAMES)
 
 
 def runtime_settings(app: Flask) -> Any:

@@ -8,7 +8,7 @@ from flask import current_app, g
 from web.console import words
 
 NAV: tuple[tuple[str, str], ...] = (
-    ("activity_page.index", "Activity"),
+    ("activity_page.index", words.N_("Activity")),
 )
 
 

@@ -3,7 +3,14 @@
 English is the source; Spanish comes from ``web/console/locale/es/LC_MESSAGES/console.po``,
 a Babel catalog read like the bot's (``bot.i18n``: compiled in memory, fuzzy or empty
 entries read as English). ``_("{n} members", n=3)`` fills named placeholders and writes
-numbers as the language does.
+numbers as the language does. A label kept in a table and translated when drawn is marked
+``N_("Members")`` so that extraction finds it.
+
+Adding or changing words, from the repository root:
+
+    python -m web.console.translate update   # extract web/console (Python and templates) into
+                                         # web/console/locale/console.pot, merge into es
+    # translate the new (empty or "#, fuzzy") entries of web/console/locale/es/LC_MESSAGES/console.po
 """
 from __future__ import annotations
 
@@ -36,6 +43,14 @@ def translator(lang: str | None) -> Translator:
 def current() -> Translator:
     """The translator of this request's user (English outside a request or before sign-in)."""
     return translator(getattr(g, "language", None) if has_request_context() else None)
+
+
+def N_(msg: str) -> str:
+    """Marks a msgid kept for later (a menu label): returned as it is, translated when drawn."""
+    return msg
+
+
+ROLE_NAMES = {"owner": N_("owner"), "manager": N_("manager"), "cashier": N_("cashier")}
 
 
 def _(msg: str, **fmt: object) -> str:
@@ -77,3 +92,4 @@ def moment(value: datetime | None, timezone: str) -> str:
 
 def supported_language(tag: str | None) -> str:
     return supported(tag)
+
