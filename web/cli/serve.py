@@ -78,6 +78,7 @@ def serve_command(ctx: click.Context, host: str, port: int, no_clock: bool) -> N
     for line in [
         f"serving on {base}",
         *([f"  chat as a customer:  {base}/chat"] if rt.settings.web_chat else []),  # off, it is a 404
+        f"  merchant console:    {base}/console (first: loyalty users create EMAIL --role owner)",
         f"  health check:        {base}/healthz",
         *sender_runtime.channel_lines(rt.settings, service.channels),
         f"sender: in this process, woken at once ({sender_runtime.describe(limits, service.channels)})",

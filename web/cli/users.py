@@ -43,7 +43,7 @@ def users_create(email: str, role: str, language: str) -> None:
     with rt.transaction() as session:
         program, _ = rt.program(session)
         staff_users.create(session, program.id, email, role, password, rt.clock(), language=language)
-    base = rt.settings.public_base_url or "http://127.0.0.1:5000"
+    base = rt.settings.public_base_url or "http://127.0.0.1:8000"  # `loyalty serve`'s default
     click.echo(f"{email} can now sign in as {role} at {base}/login")
 
 
