@@ -60,3 +60,64 @@ def serving(app: Flask, poll_seconds: float = 0.5) -> Iterator[str]:
 def no_horizontal_scroll(page: Any) -> None:
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the page is {width[0]}px wide in a {width[1]}px window"
+
+
+# What a person sees, checked in the page: text boxes that overlap, form controls without a
+# name a screen reader can say, text whose contrast with what is behind it is under WCAG AA.
+_AUDIT = r"""
+() => {
+  const visible = el => {
+    const s = getComputedStyle(el), r = el.getBoundingClientRect();
+    return s.visibility !== 'hidden' && s.display !== 'none' && r.width > 0 && r.height > 0;
+  };
+  const name = el => (el.closest('svg') ? el.closest('svg').tagName : el.tagName.toLowerCase()) +
+    (el.id ? '#' + el.id : '') + ' "' + (el.innerText || el.value || '').trim().slice(0, 30) + '"';
+  // Leaf boxes of text: every text node's own rectangles.
+  const boxes = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement;
+    if (!node.textContent.trim() || !el || !visible(el) || el.closest('.visually-hidden, .skip, svg, option, script, style')) continue;
+    const range = document.createRange(); range.selectNodeContents(node);
+    for (const r of range.getClientRects()) if (r.width > 1 && r.height > 1) boxes.push({el, r});
+  }
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i].r, b = boxes[j].r;
+    const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    if (w > 2 && h > 2) overlaps.push(name(boxes[i].el) + ' over ' + name(boxes[j].el));
+  }
+  const unlabelled = [];
+  for (const el of document.querySelectorAll('input, select, textarea, button')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    const said = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+      (el.tagName === 'BUTTON' && el.innerText.trim()) || (el.type === 'submit' && el.value);
+    if (!said) unlabelled.push(name(el));
+  }
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3); } return [255, 255, 255]; };
+  const faint = [];
+  for (const {el} of boxes) {
+    const fg = rgb(getComputedStyle(el).color).slice(0, 3), bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < 4.5) faint.push(name(el) + ' ' + ratio.toFixed(2) + ':1');
+  }
+  return {overlaps: [...new Set(overlaps)], unlabelled, faint: [...new Set(faint)],
+          wide: [document.documentElement.scrollWidth, window.innerWidth]};
+}
+"""
+
+
+def audit(page: Any) -> None:
+    """No horizontal scrolling, no text over other text, every control named, text contrast
+    of 4.5:1 or more (WCAG AA)."""
+    found = page.evaluate(_AUDIT)
+    where = page.url
+    assert found["wide"][0] <= found["wide"][1], f"{where}: {found['wide'][0]}px wide in a {found['wide'][1]}px window"
+    assert not found["overlaps"], f"{where}: text overlaps: {found['overlaps'][:5]}"
+    assert not found["unlabelled"], f"{where}: controls without a label: {found['unlabelled']}"
+    assert not found["faint"], f"{where}: low contrast: {found['faint'][:5]}"
