@@ -77,7 +77,9 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(words.gettext, words.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Old style: Jinja passes _()'s named arguments on to words.gettext, which fills "{n}"
+    # (newstyle would call it with the text alone and apply % to the result: "{n}" stayed as is).
+    app.jinja_env.install_gettext_callables(words.gettext, words.ngettext, newstyle=False)  # type: ignore[attr-defined]
     app.jinja_env.filters.update(
         number=words.number, percent=words.percent, day=words.day,
         money=lambda value: words.money(value, g.currency),
