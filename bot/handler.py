@@ -54,7 +54,7 @@ def respond(session: Session, message: IncomingMessage, now, settings: BotSettin
     offer_switch(turn, intent)
     _remember_menu(turn)
     if turn.member is not None:
-        members.record_activity(session, turn.member, now)
+        members.record_activity(session, turn.member, now, config.timezone)
     return Handled(turn.replies, turn.others, turn.identity.member_id)
 
 

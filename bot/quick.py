@@ -46,5 +46,5 @@ def answer(session: Session, message: IncomingMessage, now: datetime) -> Handled
     menu = menu_after(voice.replies, found.menu)
     if menu != found.menu:
         members.set_menu(session, found.identity_id, menu)
-    members.touch(session, found.member_id, now)
+    members.touch(session, message.program_id, found.member_id, now, config.timezone)
     return Handled(voice.replies, [], found.member_id)

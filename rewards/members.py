@@ -11,8 +11,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -23,7 +25,7 @@ from rewards.errors import InvalidInput, NotFound, Refused
 from rewards.events import Event, PointsEarned
 from rewards.inputs import ascii_digits
 from rewards.localtime import zone_for_phone
-from rewards.models import Code, Identity, LedgerEntry, Member, Program, Purchase
+from rewards.models import Code, Identity, LedgerEntry, Member, MemberDay, Program, Purchase
 from rewards.phones import looks_like_phone, parse_phone
 from rewards.program.config import ProgramConfig
 from rewards.storage.prepared import Prepared
@@ -41,6 +43,11 @@ _SEEN = Prepared(update(Identity.__table__).where(Identity.__table__.c.id == bin
     last_seen_at=bindparam("now"), unreachable_at=None, unreachable_reason=None))
 _ACTIVE = Prepared(update(Member.__table__).where(Member.__table__.c.id == bindparam("member_id")).values(
     last_activity_at=bindparam("now")))
+# The day a member wrote to us (rewards/metrics/ counts them as active): once a day, the
+# primary key keeps the first; each dialect says "or nothing" in its own words.
+_DAY = {name: Prepared(dialect.insert(MemberDay.__table__).values(
+    program_id=bindparam("program_id"), member_id=bindparam("member_id"), day=bindparam("day"),
+).on_conflict_do_nothing()) for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
 _MENU = Prepared(update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
     menu=bindparam("menu")))
 
@@ -80,9 +87,11 @@ def mark_seen(session: Session, identity_id: int, now: datetime) -> None:
     _SEEN.run(session, {"identity_id": identity_id, "now": now})
 
 
-def touch(session: Session, member_id: int, now: datetime) -> None:
+def touch(session: Session, program_id: int, member_id: int, now: datetime, zone: str) -> None:
     """``record_activity`` for a member known by id (no ORM object to keep in step)."""
     _ACTIVE.run(session, {"member_id": member_id, "now": now})
+    day = now.astimezone(ZoneInfo(zone)).date()
+    _DAY[session.get_bind().dialect.name].run(session, {"program_id": program_id, "member_id": member_id, "day": day})
 
 
 def set_menu(session: Session, identity_id: int, menu: dict[str, str] | None) -> None:
@@ -109,9 +118,10 @@ def get_identity(session: Session, program_id: int, channel: str, address: str, 
     return identity
 
 
-def record_activity(session: Session, member: Member, now: datetime) -> None:
-    """The member did something (wrote to us, bought): ``last_activity_at`` for audiences."""
-    touch(session, member.id, now)
+def record_activity(session: Session, member: Member, now: datetime, zone: str) -> None:
+    """The member wrote to us: ``last_activity_at`` for audiences, and the day (in the
+    program's time zone ``zone``) for the figures of who was active."""
+    touch(session, member.program_id, member.id, now, zone)
     set_committed_value(member, "last_activity_at", now)
 
 

@@ -148,6 +148,8 @@ class Member(Base):
         # A program's members in id order: a campaign's fan-out reads them a chunk at a time
         # from a cursor (keyset pagination), and PostgreSQL's program_id index is not in id order.
         Index("ix_members_program_keyset", "program_id", "id"),
+        # New members in a period (rewards/metrics/).
+        Index("ix_members_program_joined", "program_id", "joined_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -258,6 +260,8 @@ class Code(Base):
         CheckConstraint(_in("status", CODE_STATUSES), name="status_known"),
         CheckConstraint("cost >= 0", name="cost_non_negative"),
         Index("ix_codes_status_expires", "program_id", "status", "expires_at"),
+        # Redemptions in a period (rewards/metrics/).
+        Index("ix_codes_program_issued", "program_id", "issued_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -318,6 +322,9 @@ class LedgerEntry(Base):
         # Covering, so tier, expiry and pending look-ups read the index alone: one member's
         # rows cost the same however large the ledger grows (bench/ledger.py).
         Index("ix_ledger_member_lot", "member_id", "lot_at", "kind", "amount"),
+        # A program's entries in time order, covering the sums of a period by kind
+        # (rewards/metrics/): the dashboard reads days, not the whole ledger.
+        Index("ix_ledger_program_created", "program_id", "created_at", "kind", "amount"),
         Index(
             "ix_ledger_member_pending", "member_id", "available_at", "amount",
             sqlite_where=text("available_at IS NOT NULL"), postgresql_where=text("available_at IS NOT NULL"),
@@ -403,6 +410,21 @@ class OutboxMessage(Base):
     # Erase its address and text as soon as it is finished (a data export, the "your data
     # is deleted" confirmation), not at the end of the retention period.
     ephemeral: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class MemberDay(Base):
+    """A day (in the program's time zone) a member wrote to us: what "active" counts
+    beside purchases and redemptions (rewards/metrics/). Inbound delivery records are
+    deleted after ``[privacy] message_retention_days`` and name no member, so they cannot
+    say; this row names no address and no text, only that the member was there that day.
+    One row a member a day (the primary key), written by every message with INSERT ...
+    ON CONFLICT DO NOTHING; kept when the member deletes their data, like their purchases."""
+
+    __tablename__ = "member_days"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
 
 
 class ChannelHealth(Base):
@@ -621,6 +643,8 @@ class Survey(Base):
         CheckConstraint("(score IS NULL) = (answered_at IS NULL)", name="answered_has_score"),
         # "asked this member lately?" and NPS over a period
         Index("ix_surveys_member_asked", "member_id", "asked_at"),
+        # The answers of a period, for NPS (rewards/metrics/).
+        Index("ix_surveys_program_answered", "program_id", "answered_at", "score"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

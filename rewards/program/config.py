@@ -132,6 +132,9 @@ class ProgramConfig:
     staff: Staff = Staff()  # who may use staff commands in chat
     privacy: Privacy = Privacy()  # how long message records keep personal data
     country: str | None = None  # [program] country, as given (ISO 3166 alpha-2)
+    # [program] point_value: what one point is worth in ``currency`` (the dashboard shows
+    # the outstanding points' value with it); None: not said.
+    point_value: Decimal | None = None
 
     @property
     def default_language(self) -> str:
@@ -198,6 +201,7 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
     country = _country(p)
     languages = _languages(p)
     quiet = p.hours("quiet_hours")
+    point_value = p.decimal("point_value", "0", positive=True) if "point_value" in p.data else None
     p.finish()
 
     e = Table(source, "[earning]", data.get("earning", {}))
@@ -246,7 +250,7 @@ def parse_program(data: dict[str, Any], source: str = "program file") -> Program
     return ProgramConfig(slug, name, currency, zone, languages, quiet, earning, expiry, tier_rules, tiers, rewards,
                          referrals, promotions, WhatsApp(template), parse_automations(source, data.get("automations", {})),
                          parse_staff(source, data.get("staff", {})), parse_privacy(source, data.get("privacy", {})),
-                         country)
+                         country, point_value)
 
 
 # --- [program] ------------------------------------------------------------------------
@@ -428,6 +432,7 @@ def from_settings(settings: dict[str, Any]) -> ProgramConfig:
             staff=staff_from_settings(settings.get("staff")),
             privacy=_build(Privacy, settings.get("privacy") or {}),
             country=settings.get("country"),
+            point_value=Decimal(settings["point_value"]) if settings.get("point_value") is not None else None,
         )
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
         raise ConfigError(f"program settings: stored settings are incomplete or damaged ({error!r})") from None

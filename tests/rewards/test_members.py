@@ -158,7 +158,7 @@ def test_writing_again_makes_an_unreachable_address_reachable(session, program, 
 
 def test_activity_is_written_to_the_member_row(session, join, T0):
     member = join()
-    members.record_activity(session, member, T0 + DAY)
+    members.record_activity(session, member, T0 + DAY, "UTC")
     assert member.last_activity_at == T0 + DAY
     session.commit()
     session.expire_all()

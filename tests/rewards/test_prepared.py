@@ -79,7 +79,7 @@ def test_updates_write_what_sqlalchemy_writes(session: Session, join: Callable[.
     session.flush()
     later = T0 + timedelta(hours=3, microseconds=250)
     assert members._SEEN.run(session, {"identity_id": identity.id, "now": later}) == 1
-    members.touch(session, member.id, later)
+    members.touch(session, member.program_id, member.id, later, "UTC")
     members.set_menu(session, identity.id, {"1": "balance"})
     session.expire_all()
     identity = session.get(Identity, identity.id)
@@ -173,7 +173,7 @@ def test_the_switch_sends_them_through_the_session_and_its_events(session: Sessi
     session.flush()
     seen: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql))
-    members.touch(session, member.id, T0 + timedelta(hours=1))
+    members.touch(session, member.program_id, member.id, T0 + timedelta(hours=1), "UTC")
     statement = str(members._ACTIVE.statement.compile(dialect=engine.dialect))
     assert (statement in seen) == (road == "session")
     assert session.get(Member, member.id).last_activity_at is not None
