@@ -21,6 +21,7 @@ from web import (
     health_details,
     json_body,
     media,
+    metrics_api,
     providers,
     redaction,
 )
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # The REST API: one blueprint a subject, one OpenAPI document for all of them.
     app.register_blueprint(api.bp)
     app.register_blueprint(campaign_api.bp)
-    app.extensions[api.OPENAPI_KEY] = api_support.merge_openapi(api.OPENAPI, campaign_api.OPENAPI)
+    app.register_blueprint(metrics_api.bp)
+    app.extensions[api.OPENAPI_KEY] = api_support.merge_openapi(api.OPENAPI, campaign_api.OPENAPI, metrics_api.OPENAPI)
     app.register_error_handler(HTTPException, api_support.http_error)
     chat_page.init_app(app)
     console.init_app(app)

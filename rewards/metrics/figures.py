@@ -20,7 +20,7 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import and_, case, distinct, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from rewards.metrics.periods import Period, bucket
+from rewards.metrics.periods import Period, bucket, choose
 from rewards.models import (
     Campaign,
     CampaignRun,
@@ -348,3 +348,12 @@ def _by_channel(session: Session, program_id: int) -> dict[str, int]:
         .where(Identity.program_id == program_id, Member.deleted_at.is_(None)).group_by(Identity.channel)
     )
     return dict(sorted(rows))
+
+
+def for_period(session: Session, program_id: int, config: ProgramConfig, now: datetime, *,
+               days: int | str | None = None, start: str | date | None = None,
+               end: str | date | None = None) -> Metrics:
+    """``compute`` for a period as a surface receives it (see ``periods.choose``)."""
+    today = now.astimezone(ZoneInfo(config.timezone)).date()
+    first, last = choose(today, days, start, end)
+    return compute(session, program_id, config, first, last, now)

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, cast, func
 
+from rewards.errors import InvalidInput
+
 BUCKET_SECONDS = 900
 
 
@@ -65,3 +67,47 @@ def bucket(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / BUCKET_SECONDS), Integer)
     return cast(func.strftime("%s", column), Integer) / BUCKET_SECONDS
+
+
+PRESETS = (7, 30, 90)  # the dashboard's choices, in days
+MAX_DAYS = 3660  # ten years: a longer period is a typo
+
+
+def choose(today: date, days: int | str | None = None, start: str | date | None = None,
+           end: str | date | None = None) -> tuple[date, date]:
+    """The period the caller asked for, as inclusive local dates: ``days`` (the last N days,
+    today included) or ``start`` and ``end`` (``end`` alone defaults to today, ``start``
+    alone to 30 days before ``end``); nothing: the last 30 days. Refuses with the name of
+    what was wrong (``from``, ``to``, ``days``)."""
+    if days not in (None, "") and (start or end):
+        raise InvalidInput.about("days", ": give the last N days or a first and last day, not both")
+    if start or end:
+        last = _date(end, "to") if end else today
+        first = _date(start, "from") if start else last - timedelta(days=29)
+        if first > last:
+            raise InvalidInput.about("from", f" ({first}) is after the last day ({last})")
+    else:
+        n = _days(days) if days not in (None, "") else 30
+        first, last = today - timedelta(days=n - 1), today
+    if (last - first).days + 1 > MAX_DAYS:
+        raise InvalidInput.about("from", f": a period is at most {MAX_DAYS:,} days")
+    return first, last
+
+
+def _date(value: str | date, name: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput.about(name, f' must be a date like 2026-03-31 (got "{value[:40]}")') from None
+
+
+def _days(value: int | str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput.about("days", f' must be a whole number of days (got "{str(value)[:40]}")') from None
+    if not 1 <= n <= MAX_DAYS:
+        raise InvalidInput.about("days", f" must be from 1 to {MAX_DAYS:,} (got {n})")
+    return n

@@ -9,7 +9,21 @@ import click
 
 from rewards.errors import LoyaltyError
 from web.app import create_app
-from web.cli import apikeys, campaigns, chat, clock, maintenance, outbox, program, serve, staff, telegram, users, worker
+from web.cli import (
+    apikeys,
+    campaigns,
+    chat,
+    clock,
+    maintenance,
+    metrics,
+    outbox,
+    program,
+    serve,
+    staff,
+    telegram,
+    users,
+    worker,
+)
 from web.cli.support import LoyaltyGroup
 
 
@@ -32,6 +46,7 @@ def main() -> None:
 
 
 # Every command, added here rather than by importing a module for its side effect.
-for _module in (maintenance, apikeys, campaigns, chat, clock, outbox, program, serve, staff, telegram, users, worker):
+for _module in (maintenance, apikeys, campaigns, chat, clock, metrics, outbox, program, serve, staff, telegram, users,
+                worker):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
