@@ -3,6 +3,7 @@
     /broadcast <audience>: <text>   preview who it reaches, then YES sends it now
     /redeem <code>                  use a customer's reward code once
     /purchase <phone or member code> <amount> <receipt>   record a purchase (once per receipt)
+    /stats                          today's and the last 7 days' figures (the dashboard's)
     /staff                          this list
 
 For anyone else ``handles`` returns False and the message goes on to the customer core,
@@ -11,7 +12,8 @@ which reads "/broadcast" like any unknown command: a customer never learns these
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.intents import Intent
@@ -22,6 +24,7 @@ from rewards.codes import REDEMPTION_LENGTH, display
 from rewards.codes import normalize as normalize_code
 from rewards.errors import InvalidInput, LoyaltyError, NotFound, Refused
 from rewards.localtime import show
+from rewards.metrics.figures import for_period
 from rewards.promotions import audiences, campaigns
 from rewards.promotions.eligibility import Preview, Rules, preview
 from rewards.promotions.fanout import fan_out
@@ -32,6 +35,7 @@ COMMANDS = {
     "broadcast": "broadcast", "difundir": "broadcast",
     "redeem": "redeem", "canjear": "redeem",
     "purchase": "purchase", "compra": "purchase",
+    "stats": "stats", "estadisticas": "stats",
     "staff": "staff", "personal": "staff",
 }
 ASK = "staff-broadcast-text"  # flow: waiting for "audience: text"
@@ -80,6 +84,8 @@ def handles(turn: Turn, intent: Intent) -> bool:
         _redeem(turn, arg)
     elif command == "purchase":
         _purchase(turn, arg)
+    elif command == "stats":
+        _stats(turn)
     else:
         _commands(turn)
     return True
@@ -101,6 +107,7 @@ def _commands(turn: Turn) -> None:
         turn._("/broadcast AUDIENCE: TEXT - a promotion now, after a preview (audience: all, tier=Gold, language=es, ...)"),
         turn._("/redeem CODE - use a customer's reward code"),
         turn._("/purchase PHONE-OR-MEMBER-CODE AMOUNT RECEIPT - record a purchase"),
+        turn._("/stats - today's and the last 7 days' figures"),
     ]))
 
 
@@ -268,3 +275,46 @@ def _purchase_refusal(turn: Turn, error: LoyaltyError, amount: str, receipt: str
         return turn._("Receipt {receipt} was already recorded for another member or amount: use a new receipt.",
                       receipt=receipt)
     return turn._("Not recorded: {problem}.", problem=str(error))
+
+
+# --- /stats -----------------------------------------------------------------------------
+
+
+def _stats(turn: Turn) -> None:
+    """Today's and the last 7 days' headline figures: the dashboard's numbers, from the
+    same code (rewards/metrics/), each beside the period of the same length before."""
+    today = for_period(turn.session, turn.program.id, turn.config, turn.now, days=1).to_json()
+    week = for_period(turn.session, turn.program.id, turn.config, turn.now, days=7).to_json()
+    first = date.fromisoformat(week["period"]["from"])
+    last = date.fromisoformat(week["period"]["to"])
+    turn.say("\n\n".join([
+        turn._("Today, {day} (yesterday in brackets):", day=turn.t.format_date(last)) + "\n" + _headline(turn, today),
+        turn._("Last 7 days, {first} to {last} (the 7 days before in brackets):",
+               first=turn.t.format_date(first), last=turn.t.format_date(last)) + "\n" + _headline(turn, week),
+    ]))
+
+
+def _headline(turn: Turn, figures: dict[str, Any]) -> str:
+    before = figures["previous"]
+    n, currency = turn.t.format_number, turn.program.currency
+
+    def both(path: str, shown: Any = n) -> str:
+        now, then = _pick(figures, path), _pick(before, path)
+        return f"{shown(now) if now is not None else '-'} ({shown(then) if then is not None else '-'})"
+
+    def money(value: str) -> str:
+        return turn.t.format_currency(Decimal(value), currency)
+
+    return "\n".join([
+        turn._("New members: {new}. Active members: {active}.", new=both("members.new"), active=both("members.active")),
+        turn._("Purchases: {count}. Sales: {sales}.", count=both("purchases.count"), sales=both("purchases.sales", money)),
+        turn._("Points earned: {earned}. Points redeemed: {redeemed}.", earned=both("points.earned"),
+               redeemed=both("points.redeemed")),
+        turn._("NPS: {score} from {responses} answers.", score=both("nps.score"), responses=both("nps.responses")),
+    ])
+
+
+def _pick(document: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        document = document[part]
+    return document
