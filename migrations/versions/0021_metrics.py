@@ -7,7 +7,7 @@ redemptions only. The indexes let a period's figures read the rows of that perio
 whole tables: ledger entries, new members, codes issued and survey answers by time.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
