@@ -16,15 +16,22 @@ previous period 2026-02-22 to 2026-02-28.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.cli import ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rewards import earning, members, redemption, referrals, surveys
+from rewards import apikeys, earning, ledger, members, redemption, referrals, surveys
 from rewards.models import Member, Program, Reward
-from rewards.program.config import ProgramConfig
+from rewards.program.config import DEMO_PROGRAM_PATH, ProgramConfig
 
 START, END = date(2026, 3, 1), date(2026, 3, 7)
 NOW = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
@@ -112,3 +119,62 @@ def pick(document: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         document = document[part]
     return document
+
+
+class StoryShop:
+    """An app on a fresh database holding the story's program, its clock at ``NOW``, with an
+    API key; ``rt``, ``app`` and ``program_id`` as the console's fixtures expect of a shop."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.rt = app.extensions["loyalty"]
+        self.rt.clock = lambda: NOW
+        with self.rt.transaction() as session:
+            program, config = self.rt.program(session)
+            build(session, program, config)
+            _, key = apikeys.create(session, program.id, "reports", NOW)
+            self.program_id = program.id
+        self.auth = {"Authorization": f"Bearer {key}"}
+
+    def cli(self, *args: str) -> Any:
+        from web.cli import cli
+
+        return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: self.app))
+
+    def api(self, query: str) -> Any:
+        return self.app.test_client().get(f"/api/v1/metrics{query}", headers=self.auth)
+
+    def audit(self) -> None:
+        with Session(self.rt.engine) as session:
+            report = ledger.audit(session)
+        assert report.ok, "\n".join(report.lines())
+
+
+@contextmanager
+def story_shop(kind: str, tmp_path: Path) -> Iterator[StoryShop]:
+    """The story's shop on SQLite or (when LOYALTY_TEST_POSTGRES_URL is set) PostgreSQL."""
+    from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url, postgres_schema_url
+
+    from web import database
+    from web.app import create_app
+    from web.settings import Settings
+
+    schema = None
+    if kind == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip(NO_POSTGRES)
+        url, schema = postgres_schema_url()
+    else:
+        url = migrated_sqlite_url(tmp_path / "metrics.db")
+    app = create_app(Settings.from_env({"DATABASE_URL": url, "LOYALTY_PROGRAM_FILE": str(DEMO_PROGRAM_PATH),
+                                        "LOYALTY_QR_DIR": str(tmp_path / "qr")}))
+    try:
+        if schema:
+            database.upgrade(app.extensions["loyalty"].engine)
+        made = StoryShop(app)
+        yield made
+        made.audit()
+    finally:
+        app.extensions["loyalty"].engine.dispose()
+        if schema:
+            drop_postgres_schema(schema)

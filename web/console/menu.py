@@ -9,6 +9,7 @@ from web.console import words
 
 NAV: tuple[tuple[str, str], ...] = (
     ("activity_page.index", words.N_("Activity")),
+    ("dashboard_page.index", words.N_("Dashboard")),
 )
 
 
