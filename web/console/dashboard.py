@@ -124,11 +124,13 @@ def _heat(share: float) -> str:
 @staff_page("owner", "manager")
 def index(visit: Visit) -> Any:
     args = request.args
-    preset = args.get("days", "") if not (args.get("from") or args.get("to")) else ""
+    # The form sends both: a preset chosen wins over the dates (which show the last period).
+    preset = args.get("days", "")
     error = None
     try:
         metrics = for_period(visit.session, visit.program.id, visit.config, visit.now, days=preset or None,
-                             start=args.get("from") or None, end=args.get("to") or None)
+                             start=None if preset else args.get("from") or None,
+                             end=None if preset else args.get("to") or None)
     except InvalidInput as refused:
         error = str(refused)
         metrics = for_period(visit.session, visit.program.id, visit.config, visit.now)
