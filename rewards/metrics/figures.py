@@ -17,10 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import and_, case, distinct, func, or_, select, union
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from rewards.metrics.periods import Period, bucket, choose
+from rewards.metrics.periods import Buckets, Period, choose
 from rewards.models import (
     Campaign,
     CampaignRun,
@@ -91,6 +91,7 @@ class Figures:
     nps_detractors: int = 0
     nps_responses: int = 0
     points: Points = field(default_factory=Points)
+    buyers: set[int] = field(default_factory=set, repr=False)  # members with a purchase
 
     @property
     def nps_score(self) -> float | None:
@@ -186,10 +187,17 @@ def compute(session: Session, program_id: int, config: ProgramConfig, start: dat
         raise ValueError("the period ends before it starts")
     period = Period(start, end, ZoneInfo(config.timezone))
     dialect = session.get_bind().dialect.name
-    current = _figures(session, program_id, period, now)
-    previous = _figures(session, program_id, period.previous(), now)
+    previous = period.previous()
+    current_figures, previous_figures = Figures(period), Figures(previous)
+    both = (previous_figures, current_figures)
+    _purchase_figures(session, program_id, period, both)
+    days = _day_figures(session, program_id, period, both, dialect)
+    for f in both:
+        _member_figures(session, program_id, f)
+        _nps(session, program_id, f)
+    _outstanding(session, program_id, period, both)
     return Metrics(
-        config, current, previous, _days(session, program_id, period, dialect),
+        config, current_figures, previous_figures, days,
         _rewards(session, program_id, period), _campaigns(session, program_id, config, period),
         _by_tier(session, program_id), _by_channel(session, program_id),
     )
@@ -199,74 +207,73 @@ def _in(column: Any, period: Period) -> Any:
     return and_(column >= period.begins, column < period.ends)
 
 
-def _purchasers(program_id: int, period: Period) -> Any:
-    return select(Purchase.member_id).where(Purchase.program_id == program_id, _in(Purchase.created_at, period), _KEPT)
+def _purchase_figures(session: Session, program_id: int, period: Period, both: tuple[Figures, Figures]) -> None:
+    """Purchases, repeat purchasers and retention of both periods, from one read of the
+    purchases of three periods (the previous period's retention looks one further back):
+    each member's purchases in each period, grouped in SQL."""
+    earliest = period.previous().previous()
+    index = case((Purchase.created_at < both[0].period.begins, 0), (Purchase.created_at < period.begins, 1), else_=2)
+    rows = select(Purchase.member_id, index.label("p"), Purchase.amount_minor).where(
+        Purchase.program_id == program_id, Purchase.created_at >= earliest.begins, Purchase.created_at < period.ends,
+        _KEPT).subquery()
+    buyers: list[set[int]] = [set(), set(), set()]
+    for member_id, p, n, sales in session.execute(
+        select(rows.c.member_id, rows.c.p, func.count(), func.sum(rows.c.amount_minor)).group_by(rows.c.member_id, rows.c.p)
+    ):
+        buyers[p].add(member_id)
+        if p:
+            f = both[p - 1]
+            f.purchases += n
+            f.sales_minor += int(sales)
+            f.repeat_purchasers += n >= 2
+    for p, f in enumerate(both, start=1):
+        f.purchasers = len(buyers[p])
+        f.previous_purchasers = len(buyers[p - 1])
+        f.retained = len(buyers[p - 1] & buyers[p])
+        f.buyers = buyers[p]
 
 
-def _active(program_id: int, period: Period) -> Any:
-    """Members with a purchase, a redemption or a message in the period (a UNION: each once)."""
-    return union(
-        _purchasers(program_id, period),
-        select(Code.member_id).where(Code.program_id == program_id, _in(Code.issued_at, period), Code.cost > 0),
-        select(MemberDay.member_id).where(MemberDay.program_id == program_id,
-                                          MemberDay.day >= period.start, MemberDay.day <= period.end),
-    ).subquery()
-
-
-def _figures(session: Session, program_id: int, period: Period, now: datetime) -> Figures:
-    f = Figures(period)
-    m = Member
+def _member_figures(session: Session, program_id: int, f: Figures) -> None:
+    period, m = f.period, Member
     f.members_total = session.scalar(select(func.count()).where(
         m.program_id == program_id, m.joined_at < period.ends, or_(m.deleted_at.is_(None), m.deleted_at >= period.ends),
     )) or 0
-    f.members_new = session.scalar(select(func.count()).where(m.program_id == program_id, _in(m.joined_at, period))) or 0
     f.members_referred = session.scalar(select(func.count()).where(
         Referral.program_id == program_id, Referral.referee_id.is_not(None), _in(Referral.joined_at, period))) or 0
-    active = _active(program_id, period)
-    f.members_active = session.scalar(select(func.count()).select_from(active)) or 0
-    f.referrers = session.scalar(select(func.count(distinct(Referral.referrer_id))).where(
-        Referral.program_id == program_id, Referral.referee_id.is_not(None), _in(Referral.joined_at, period),
-        Referral.referrer_id.in_(select(active.c.member_id)),
-    )) or 0
+    active = set(f.buyers)
+    active.update(session.scalars(select(Code.member_id).where(
+        Code.program_id == program_id, _in(Code.issued_at, period), Code.cost > 0)))
+    active.update(session.scalars(select(MemberDay.member_id).distinct().where(
+        MemberDay.program_id == program_id, MemberDay.day >= period.start, MemberDay.day <= period.end)))
+    f.members_active = len(active)
+    referrers = session.scalars(select(Referral.referrer_id).distinct().where(
+        Referral.program_id == program_id, Referral.referee_id.is_not(None), _in(Referral.joined_at, period)))
+    f.referrers = sum(1 for r in referrers if r in active)
 
-    f.purchases, f.sales_minor = session.execute(
-        select(func.count(), func.coalesce(func.sum(Purchase.amount_minor), 0))
-        .where(Purchase.program_id == program_id, _in(Purchase.created_at, period), _KEPT)
-    ).one()
-    per_member = (select(Purchase.member_id, func.count().label("n"))
-                  .where(Purchase.program_id == program_id, _in(Purchase.created_at, period), _KEPT)
-                  .group_by(Purchase.member_id).subquery())
-    purchasers, repeat = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((per_member.c.n >= 2, 1), else_=0)), 0))
-        .select_from(per_member)
-    ).one()
-    f.purchasers, f.repeat_purchasers = int(purchasers), int(repeat)
-    before = period.previous()
-    earlier = select(Purchase.member_id).distinct().where(
-        Purchase.program_id == program_id, _in(Purchase.created_at, before), _KEPT).subquery()
-    again = select(Purchase.id).where(Purchase.member_id == earlier.c.member_id, _in(Purchase.created_at, period),
-                                      _KEPT).exists()
-    f.previous_purchasers, f.retained = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((again, 1), else_=0)), 0)).select_from(earlier)
-    ).one()
 
+def _nps(session: Session, program_id: int, f: Figures) -> None:
     for score, n in session.execute(
         select(Survey.score, func.count())
-        .where(Survey.program_id == program_id, _in(Survey.answered_at, period)).group_by(Survey.score)
+        .where(Survey.program_id == program_id, _in(Survey.answered_at, f.period)).group_by(Survey.score)
     ):
         f.nps_responses += n
         f.nps_promoters += n if score >= 9 else 0
         f.nps_detractors += n if score <= 6 else 0
 
-    for kind, amount in session.execute(
-        select(LedgerEntry.kind, func.sum(LedgerEntry.amount))
-        .where(LedgerEntry.program_id == program_id, _in(LedgerEntry.created_at, period))
-        .group_by(LedgerEntry.kind)
-    ):
-        f.points.add(kind, int(amount))
-    f.points.outstanding = outstanding_at(session, program_id, period.ends)
-    f.points.opening = outstanding_at(session, program_id, period.begins)
-    return f
+
+def _outstanding(session: Session, program_id: int, period: Period, both: tuple[Figures, Figures]) -> None:
+    """Points held at each period's start and end: today's balances less what was posted
+    since (the days already read, and whatever came after the period)."""
+    held = int(session.scalar(select(func.coalesce(func.sum(Member.balance), 0)).where(
+        Member.program_id == program_id)) or 0)
+    after = int(session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.program_id == program_id, LedgerEntry.created_at >= period.ends)) or 0)
+    closing = held - after
+    for f in reversed(both):
+        p = f.points
+        f.points.outstanding = closing
+        closing -= p.earned - p.refunded - p.redeemed + p.returned - p.expired + p.adjusted
+        f.points.opening = closing
 
 
 def outstanding_at(session: Session, program_id: int, instant: datetime) -> int:
@@ -278,36 +285,49 @@ def outstanding_at(session: Session, program_id: int, instant: datetime) -> int:
     return int(held or 0) - int(since or 0)
 
 
-def _days(session: Session, program_id: int, period: Period, dialect: str) -> list[Day]:
-    days = {d: Day(d) for d in period.dates()}
-    day_of = period.day_of_bucket()
-    joined = select(bucket(Member.joined_at, dialect).label("b")).where(
-        Member.program_id == program_id, _in(Member.joined_at, period)).subquery()
+def _day_figures(session: Session, program_id: int, period: Period, both: tuple[Figures, Figures],
+                 dialect: str) -> list[Day]:
+    """New members and points moved in each day of both periods (one read of each, grouped
+    by quarter hour in SQL); the period totals are the sums of their days. Purchases a day
+    for the current period's charts."""
+    span = Period(both[0].period.start, period.end, period.zone)
+    days = {d: Day(d) for d in span.dates()}
+    buckets = Buckets(span, dialect)
+    day_of = buckets.day_of
+    joined = select(buckets.of(Member.joined_at).label("b")).where(
+        Member.program_id == program_id, _in(Member.joined_at, span)).subquery()
     for n_bucket, n in session.execute(select(joined.c.b, func.count()).group_by(joined.c.b)):
-        days[day_of(n_bucket)].new_members += n
-    bought = select(bucket(Purchase.created_at, dialect).label("b"), Purchase.amount_minor).where(
+        days[day_of[n_bucket]].new_members += n
+    bought = select(buckets.of(Purchase.created_at).label("b"), Purchase.amount_minor).where(
         Purchase.program_id == program_id, _in(Purchase.created_at, period), _KEPT).subquery()
     for n_bucket, n, sales in session.execute(
         select(bought.c.b, func.count(), func.sum(bought.c.amount_minor)).group_by(bought.c.b)
     ):
-        day = days[day_of(n_bucket)]
+        day = days[day_of[n_bucket]]
         day.purchases += n
         day.sales_minor += int(sales)
-    for d, points in ledger_by_day(session, program_id, period, dialect).items():
+    for d, points in ledger_by_day(session, program_id, span, dialect, buckets).items():
         days[d].points = points
-    return list(days.values())
+    for f in both:
+        for d in f.period.dates():
+            day = days[d]
+            f.members_new += day.new_members
+            for column in ("earned", "redeemed", "returned", "refunded", "expired", "adjusted"):
+                setattr(f.points, column, getattr(f.points, column) + getattr(day.points, column))
+    return [days[d] for d in period.dates()]
 
 
-def ledger_by_day(session: Session, program_id: int, period: Period, dialect: str) -> dict[date, Points]:
+def ledger_by_day(session: Session, program_id: int, period: Period, dialect: str,
+                  buckets: Buckets | None = None) -> dict[date, Points]:
     """The ledger's movements of each local day of the period, by accounting column."""
     out: dict[date, Points] = defaultdict(Points)
-    day_of = period.day_of_bucket()
-    moved = select(bucket(LedgerEntry.created_at, dialect).label("b"), LedgerEntry.kind, LedgerEntry.amount).where(
+    buckets = buckets or Buckets(period, dialect)
+    moved = select(buckets.of(LedgerEntry.created_at).label("b"), LedgerEntry.kind, LedgerEntry.amount).where(
         LedgerEntry.program_id == program_id, _in(LedgerEntry.created_at, period)).subquery()
     for n_bucket, kind, amount in session.execute(
         select(moved.c.b, moved.c.kind, func.sum(moved.c.amount)).group_by(moved.c.b, moved.c.kind)
     ):
-        out[day_of(n_bucket)].add(kind, int(amount))
+        out[buckets.day_of[n_bucket]].add(kind, int(amount))
     return out
 
 
