@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, select
+from sqlalchemy.orm import Session
 
 from rewards.metrics.periods import midnight
 from rewards.models import Purchase
@@ -34,17 +34,17 @@ def cohorts(session: Session, program_id: int, zone: str, last: date, months: in
     starts = month_starts(last, months)
     edges = [midnight(d, tz) for d in starts]
     month = case(*((Purchase.created_at < edge, i) for i, edge in enumerate(edges[1:])), else_=months)
-    earlier = aliased(Purchase)
-    had_before = select(earlier.id).where(earlier.member_id == Purchase.member_id, earlier.created_at < edges[0],
-                                          earlier.refunded_at.is_(None)).exists()
+    kept = and_(Purchase.program_id == program_id, Purchase.refunded_at.is_(None))
+    # Who bought before the first month shown: read from the purchases' time index alone,
+    # once, rather than asked for each purchase shown.
+    earlier = set(session.scalars(select(Purchase.member_id).distinct().where(kept, Purchase.created_at < edges[0])))
     bought = (select(Purchase.member_id, month.label("month"))
-              .where(Purchase.program_id == program_id, Purchase.created_at >= edges[0],
-                     Purchase.created_at < edges[-1], Purchase.refunded_at.is_(None), ~had_before)
-              .subquery())
+              .where(kept, Purchase.created_at >= edges[0], Purchase.created_at < edges[-1]).subquery())
     rows = session.execute(select(bought.c.member_id, bought.c.month).distinct())
     months_of: dict[int, set[int]] = defaultdict(set)
     for member_id, index in rows:
-        months_of[member_id].add(int(index))
+        if member_id not in earlier:
+            months_of[member_id].add(int(index))
     by_cohort: dict[int, list[int]] = defaultdict(lambda: [0] * months)
     sizes: dict[int, int] = defaultdict(int)
     for seen in months_of.values():
