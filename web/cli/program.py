@@ -8,10 +8,11 @@ import click
 from flask.cli import AppGroup
 
 from rewards import earning, members
-from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
+from rewards.program.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file
 from rewards.program.programs import sync_program
+from web import demo_history
 from web.cli.support import command
-from web.runtime import runtime
+from web.runtime import Runtime, runtime
 
 # name, phone, language, (days ago, amount) purchases
 DEMO_MEMBERS = [
@@ -24,7 +25,10 @@ DEMO_MEMBERS = [
 
 
 @command("demo")
-def demo_command() -> None:
+@click.option("--busy", is_flag=True,
+              help="Also add 200 sample customers with six months of purchases, rewards, referrals and survey "
+                   "answers, for the console's dashboard.")
+def demo_command(busy: bool) -> None:
     """Load the demo program (a coffee shop) and a few sample members. Safe to run again."""
     rt = runtime()
     now = rt.clock()
@@ -46,8 +50,26 @@ def demo_command() -> None:
     rt.program_slug = config.slug
     click.echo(f'demo program "{config.name}" loaded into {rt.engine.url.render_as_string()}; '
                f"{created} sample members added" + (" (they were already there)" if not created else ""))
+    if busy:
+        _busy(rt, config)
     click.echo("try it:  loyalty chat --as +15550001111   (a new customer)")
     click.echo("         loyalty chat --as +15550000002   (Ben, a member with points)")
+
+
+def _busy(rt: Runtime, config: ProgramConfig) -> None:
+    def progress(done: int, total: int) -> None:
+        if done % 50 == 0 or done == total:
+            click.echo(f"  {done}/{total} customers", err=True)
+
+    click.echo("adding a busy shop's last six months (200 customers)...", err=True)
+    with rt.transaction() as session:
+        program, _ = rt.program(session)
+        made = demo_history.add_history(session, program, config, rt.clock(), progress=progress)
+    if made.customers:
+        click.echo(f"{made.customers} sample customers added with {made.purchases:,} purchases, "
+                   f"{made.redemptions:,} rewards used, {made.referred} referrals and {made.answers} survey answers")
+    else:
+        click.echo("the busy shop's customers were already there")
 
 
 @click.group(cls=AppGroup)
