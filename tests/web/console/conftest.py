@@ -23,10 +23,10 @@ def email_of(role: str) -> str:
     return f"{role}@shop.example"
 
 
-def add_user(shop: Shop, role: str, email: str | None = None, password: str = PASSWORD) -> str:
+def add_user(shop: Shop, role: str, email: str | None = None, password: str = PASSWORD, language: str = "en") -> str:
     email = email or email_of(role)
     with shop.rt.transaction() as session:
-        staff_users.create(session, shop.program_id, email, role, password, shop.rt.clock())
+        staff_users.create(session, shop.program_id, email, role, password, shop.rt.clock(), language=language)
     return email
 
 
@@ -37,10 +37,11 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     return match.group(1)
 
 
-def sign_in(shop: Shop, role: str, client: FlaskClient | None = None) -> FlaskClient:
-    """A client signed in as a new user with ``role`` (``owner@shop.example``...)."""
+def sign_in(shop: Shop, role: str, client: FlaskClient | None = None, language: str = "en") -> FlaskClient:
+    """A client signed in as a new user with ``role`` (``owner@shop.example``...) who reads
+    the console in ``language``."""
     client = client or shop.app.test_client()
-    email = add_user(shop, role)
+    email = add_user(shop, role, language=language)
     response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
