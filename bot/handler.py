@@ -12,14 +12,14 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import staff, survey, views
+from bot import invitation, staff, survey, views
 from bot.i18n import SUPPORTED, translator
 from bot.intents import Intent, match
 from bot.language_offer import offer_switch
 from bot.messages import SHARE_PHONE, Button, Image, IncomingMessage, Reply
 from bot.notices import render
 from bot.turn import BotSettings, Turn, words_of
-from rewards import catalog, erased_contacts, ledger, members, redemption, referrals
+from rewards import catalog, ledger, members, redemption, referrals
 from rewards.codes import display
 from rewards.errors import Inconsistent, InsufficientPoints, LoyaltyError, Refused
 from rewards.events import Event
@@ -205,17 +205,9 @@ def _newcomer(turn: Turn, intent: Intent) -> None:
     # A number shared before consenting is kept for the sign-up (Telegram has no sender number).
     phone = turn.message.phone or (turn.identity.flow_data or {}).get("phone")
     _start_flow(turn, "join", **({"phone": phone} if phone else {}))
-    earning = turn.config.earning
-    lines = [turn._("Welcome to {program} rewards!", program=turn.program.name)]
-    lines.append(turn._("Earn {points} points per {unit} spent and swap them for rewards.",
-                        points=turn.t.format_number(earning.points_per_unit),
-                        unit=turn.t.format_currency(1, turn.program.currency)))
     # No bonus promised to a number or chat whose member deleted their data (members.join pays none).
-    returning = erased_contacts.any_erased(turn.session, turn.program.id, (
-        phone, erased_contacts.address_key(turn.identity.channel, turn.identity.address)))
-    if earning.join_bonus and not returning:
-        lines.append(turn._("Join now and get {points} points.", points=turn.points(earning.join_bonus)))
-    lines.append(turn._("Join and receive occasional offers (say STOP PROMOTIONS anytime)? Reply YES or NO."))
+    returning = invitation.returning_contact(turn.session, turn.program.id, turn.identity, phone)
+    lines = invitation.welcome_lines(turn.t, turn.program, turn.config, returning=returning)
     share = () if phone else views.share_phone_button(turn)
     if share:
         lines.append(turn._("Already a member on WhatsApp or SMS? Share your phone number to use the same account here."))
