@@ -10,6 +10,7 @@ from web.console import words
 NAV: tuple[tuple[str, str], ...] = (
     ("activity_page.index", words.N_("Activity")),
     ("dashboard_page.index", words.N_("Dashboard")),
+    ("pos.page", words.N_("Till")),
 )
 
 
