@@ -37,6 +37,9 @@ from web.runtime import runtime
 bp = Blueprint("pos", __name__, template_folder="templates")
 ROLES = ("owner", "manager", "cashier")
 MAX_FIELD = 100
+# A refused purchase's status, as the REST API answers it (409 for the rest: a receipt
+# reused, a deleted member).
+_PURCHASE_STATUS = {"unknown_member": 404, "bad_amount": 422, "bad_receipt": 422, "too_many_points": 422}
 
 
 @dataclass
@@ -139,7 +142,7 @@ def purchase(visit: Visit) -> Any:
     except LoyaltyError as error:
         till.errors["purchase"] = _refusal(error)
         visit.log("purchase", refused=error.reason, receipt_id=values["receipt_id"])
-        return _page(till, 404 if error.reason == "unknown_member" else 422 if error.reason.startswith("bad_") else 409)
+        return _page(till, _PURCHASE_STATUS.get(error.reason, 409))
     if result.created:
         visit.notify(result.events)  # "+125 points. Balance: 300." on the member's last channel
     if result.created:
