@@ -1,5 +1,7 @@
 """Make the README's pictures from the real thing: docs/images/chat.png (the /chat page in
-Chromium, annotated) and docs/images/terminal.svg (a `loyalty chat` session, annotated).
+Chromium, annotated), docs/images/terminal.svg (a `loyalty chat` session, annotated), and
+the merchant console's docs/images/dashboard.png (a desktop window) and
+docs/images/till.png (a phone at the counter, a reward code checked).
 
     pip install -e . playwright        # Playwright from PyPI; never `playwright install`
     apt-get install -y chromium        # Debian's Chromium, driven at /usr/bin/chromium
@@ -191,10 +193,64 @@ def draw_svg(lines: list[str], notes: dict, out: Path) -> None:  # type: ignore[
     out.write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 
+# --- the console ---------------------------------------------------------------------
+
+
+def console_pngs(folder: Path, dashboard_out: Path, till_out: Path) -> None:
+    """`loyalty demo --busy`, an owner made with `loyalty users create`, then the dashboard
+    on a desktop and the till on a phone with one of Ben's reward codes checked."""
+    from playwright.sync_api import sync_playwright
+
+    env = environment(folder)
+    subprocess.run(["loyalty", "demo", "--busy"], env=env, cwd=folder, check=True, capture_output=True)
+    subprocess.run(["loyalty", "users", "create", "owner@bean-there.example", "--role", "owner"], env=env, cwd=folder,
+                   input="correct horse battery\n", text=True, check=True, capture_output=True)
+    server = subprocess.Popen(["loyalty", "serve", "--port", "0", "--no-clock"], env=env, cwd=folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if m := re.match(r"serving on (http://\S+)", line):
+                base = m.group(1)
+                break
+        else:
+            raise SystemExit("loyalty serve stopped before it served: " + line)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            desk = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+            desk.set_default_timeout(60_000)
+            desk.goto(f"{base}/login")
+            desk.get_by_label("Email").fill("owner@bean-there.example")
+            desk.get_by_label("Password").fill("correct horse battery")
+            desk.get_by_role("button", name="Sign in").click()
+            desk.goto(f"{base}/dashboard?days=90")
+            desk.screenshot(path=str(dashboard_out), full_page=False)
+            # The till, on a phone: the owner's session; one of Ben's rewards as a code.
+            code = subprocess.run(["loyalty", "redeem", BEN, "free-coffee"], env=env, cwd=folder, check=True,
+                                  capture_output=True, text=True).stdout
+            found = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}|[A-Z0-9]{12,13}", code)
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+            phone.context.add_cookies(desk.context.cookies())
+            phone.set_default_timeout(60_000)
+            phone.goto(f"{base}/pos")
+            if found:
+                phone.get_by_label("Code").fill(found.group(0))
+                phone.get_by_role("button", name="Check").click()
+                phone.locator("#confirm").scroll_into_view_if_needed()
+            phone.screenshot(path=str(till_out))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def main() -> None:
     if not shutil.which("loyalty"):
         raise SystemExit("no `loyalty` command: pip install -e . in this environment first")
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "console").mkdir()
+        console_pngs(Path(tmp) / "console", HERE / "dashboard.png", HERE / "till.png")
+        print(f"wrote {HERE / 'dashboard.png'} and {HERE / 'till.png'}")
         (Path(tmp) / "term").mkdir()
         terminal_svg(Path(tmp) / "term", HERE / "terminal.svg")
         print(f"wrote {HERE / 'terminal.svg'}")
