@@ -74,3 +74,14 @@ def revoke(session: Session, program_id: int, prefix: str, now: datetime) -> Api
         raise InvalidInput(f'several keys start with "{prefix}"; revoke them from the shell by id', reason="invalid")
     live[0].revoked_at = now
     return live[0]
+
+
+def revoke_id(session: Session, program_id: int, key_id: int, now: datetime) -> ApiKey:
+    """Revoke the key with this id (the console's button: one row, whatever its prefix)."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.program_id != program_id:
+        raise NotFound(f"no API key #{key_id}", reason="not_found")
+    if key.revoked_at is not None:
+        raise AlreadyDone(f'the API key "{key.prefix}" was already revoked', reason="already_done")
+    key.revoked_at = now
+    return key

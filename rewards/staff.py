@@ -16,8 +16,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from rewards.errors import AlreadyDone, InvalidInput, NotFound
+from rewards.errors import AlreadyDone, InvalidInput, NotFound, Refused
 from rewards.models import AppSecret, SignInFailure, StaffUser
+from rewards.phones import parse_phone
 
 ROLES = ("owner", "manager", "cashier")
 LANGUAGES = ("en", "es")
@@ -82,15 +83,52 @@ def list_users(session: Session, program_id: int) -> list[StaffUser]:
     return list(session.scalars(select(StaffUser).where(StaffUser.program_id == program_id).order_by(StaffUser.email)))
 
 
+def get(session: Session, program_id: int, user_id: int) -> StaffUser:
+    user = session.get(StaffUser, user_id)
+    if user is None or user.program_id != program_id:
+        raise NotFound(f"there is no console user #{user_id}")
+    return user
+
+
+def _keep_an_owner(session: Session, user: StaffUser) -> None:
+    """Refuse to disable or demote the last active owner: nobody could then manage the
+    console's users but from the shell. The active owners' rows are locked (PostgreSQL), so
+    two owners disabling each other at once cannot both succeed."""
+    if user.role != "owner" or user.disabled_at is not None:
+        return
+    owners = session.scalars(select(StaffUser.id).where(
+        StaffUser.program_id == user.program_id, StaffUser.role == "owner",
+        StaffUser.disabled_at.is_(None)).with_for_update()).all()
+    if not set(owners) - {user.id}:
+        raise Refused(f"{user.email} is the last active owner: make another user owner first",
+                      reason="last_owner")
+
+
 def set_password(user: StaffUser, password: str) -> None:
     """A new password; every session signed in with the old one ends."""
     user.password_hash = generate_password_hash(check_password(password))
     user.session_version += 1
 
 
-def disable(user: StaffUser, now: datetime) -> None:
-    """The user can no longer sign in, and their open sessions end at their next click."""
+def change_own_password(session: Session, user: StaffUser, current: str, new: str, now: datetime) -> None:
+    """A user's own new password, given their current one. A wrong current password counts
+    as a failed sign-in for the account (so a left-open session cannot be used to guess it)."""
+    check_password(new)
+    account = _key(f"{user.program_id}:{user.email}")
+    since = now - WINDOW
+    if _failures(session, "email", account, since) >= FAILURES_PER_ACCOUNT:
+        raise Refused("too many wrong passwords: wait 15 minutes", reason="throttled")
+    if not check_password_hash(user.password_hash, current[:MAX_PASSWORD + 1]):
+        session.add(SignInFailure(scope="email", key=account, at=now))
+        raise Refused("the current password is not right", reason="wrong_password")
+    set_password(user, new)
+
+
+def disable(session: Session, user: StaffUser, now: datetime) -> None:
+    """The user can no longer sign in, and their open sessions end at their next click.
+    Never the last active owner."""
     if user.disabled_at is None:
+        _keep_an_owner(session, user)
         user.disabled_at = now
         user.session_version += 1
 
@@ -99,9 +137,26 @@ def enable(user: StaffUser) -> None:
     user.disabled_at = None
 
 
-def set_role(user: StaffUser, role: str) -> None:
-    user.role = check_role(role)
+def set_role(session: Session, user: StaffUser, role: str) -> None:
+    """A new role (their sessions end: the pages they may open changed). The last active
+    owner stays an owner."""
+    role = check_role(role)
+    if role == user.role:
+        return
+    _keep_an_owner(session, user)
+    user.role = role
     user.session_version += 1
+
+
+def set_language(user: StaffUser, language: str) -> None:
+    if language not in LANGUAGES:
+        raise InvalidInput(f"the language must be one of {', '.join(LANGUAGES)}", field="language")
+    user.language = language
+
+
+def set_phone(user: StaffUser, text: str, region: str | None) -> None:
+    """The user's own phone (E.164, read in ``region`` without +country); empty removes it."""
+    user.phone = parse_phone(text, region) if text.strip() else None
 
 
 @dataclass(frozen=True)

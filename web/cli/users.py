@@ -1,4 +1,4 @@
-"""Console users from the shell: ``loyalty users create|list|disable|enable|passwd``."""
+"""Console users from the shell: ``loyalty users create|list|role|disable|enable|passwd``."""
 from __future__ import annotations
 
 import sys
@@ -65,13 +65,27 @@ def users_list() -> None:
 @command("disable", group=users)
 @click.argument("email")
 def users_disable(email: str) -> None:
-    """Stop EMAIL signing in; their open sessions end at their next click."""
+    """Stop EMAIL signing in; their open sessions end at their next click (never the last
+    active owner)."""
     rt = runtime()
     with rt.transaction() as session:
         program, _ = rt.program(session)
         user = staff_users.find(session, program.id, email)
-        staff_users.disable(user, rt.clock())
+        staff_users.disable(session, user, rt.clock())
         click.echo(f"{user.email} is disabled")
+
+
+@command("role", group=users)
+@click.argument("email")
+@click.option("--role", type=click.Choice(staff_users.ROLES), required=True, help="The user's new role.")
+def users_role(email: str, role: str) -> None:
+    """Give EMAIL another role; their open sessions end. The last active owner stays owner."""
+    rt = runtime()
+    with rt.transaction() as session:
+        program, _ = rt.program(session)
+        user = staff_users.find(session, program.id, email)
+        staff_users.set_role(session, user, role)
+        click.echo(f"{user.email} is now {role}")
 
 
 @command("enable", group=users)

@@ -11,6 +11,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("activity_page.index", words.N_("Activity")),
     ("dashboard_page.index", words.N_("Dashboard")),
     ("pos.page", words.N_("Till")),
+    ("users_page.index", words.N_("Users")),
+    ("account_page.index", words.N_("My account")),  # every role; keep it last
 )
 
 
