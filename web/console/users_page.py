@@ -13,7 +13,7 @@ from rewards import staff as staff_users
 from rewards.errors import LoyaltyError
 from rewards.models import StaffUser
 from web.console.access import Visit, staff_page
-from web.console.words import _
+from web.console.words import ROLE_NAMES, _
 
 bp = Blueprint("users_page", __name__, template_folder="templates")
 
@@ -85,7 +85,7 @@ def add(visit: Visit) -> Any:
     except LoyaltyError as error:
         return _page(visit, 409 if error.reason == "exists" else 422, refusal(error), values=values)
     visit.log("user_create", target=user.email, role=user.role, language=user.language)
-    return _done(_("{email} can now sign in as {role}.", email=user.email, role=_(user.role)))
+    return _done(_("{email} can now sign in as {role}.", email=user.email, role=_(ROLE_NAMES[user.role])))
 
 
 def _change(visit: Visit, user_id: int, change: Any) -> Any:
@@ -109,7 +109,7 @@ def role(visit: Visit, user_id: int) -> Any:
         if user.role != before:
             visit.log("user_role", target=user.email, role=user.role, was=before)
             keep_signed_in(visit, user)
-        return _("{email} is now {role}.", email=user.email, role=_(user.role))
+        return _("{email} is now {role}.", email=user.email, role=_(ROLE_NAMES[user.role]))
 
     response = _change(visit, user_id, change)
     if visit.staff.role != "owner":  # the owner made themselves a manager: /users is no longer theirs

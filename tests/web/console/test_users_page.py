@@ -97,6 +97,7 @@ def test_the_owner_changes_a_role_disables_enables_and_sets_a_password(console: 
     owner = sign_in(console, "owner")
     manager = sign_in(console, "manager")
     target = user_id(console, email_of("manager"))
+    assert "Change manager@shop.example" in page(owner)  # each user's forms, under their name
 
     assert post_form(owner, f"/users/{target}/role", {"role": "cashier"}, token_from="/users").status_code == 302
     assert "manager@shop.example is now cashier." in page(owner)
@@ -181,7 +182,9 @@ def test_only_the_owner_may_open_users_or_post_its_forms(console: Shop, role: st
     owner_id = user_id(console, email_of("owner"))
     with console.rt.transaction() as session:
         key_id = session.scalars(select(ApiKey.id)).first()
-    assert client.get("/users").status_code == 403
+    refused = client.get("/users")
+    assert refused.status_code == 403
+    assert f"Your account ({role}) cannot open this page." in refused.get_data(as_text=True)
     token = csrf_token(client, "/account")
     posts = {
         "/users/add": {"email": "x@shop.example", "role": "owner", "language": "en", "password": PASSWORD},
