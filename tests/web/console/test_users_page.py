@@ -3,13 +3,14 @@ password and phone): what each form leaves in the database and shows, who may us
 the last active owner kept, an API key shown once and working until it is revoked."""
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from conftest import PASSWORD, add_user, csrf_token, email_of, post_form, sign_in
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from test_api import BEN, Shop
+from test_api import BEN, Shop, any_shop, shop  # noqa: F401 - fixtures used by name
 from werkzeug.security import check_password_hash
 
 from rewards.models import ApiKey, StaffActivity, StaffUser
@@ -173,6 +174,36 @@ def test_a_disabled_owner_does_not_count_as_the_other_owner(console: Shop) -> No
     assert post_form(owner, f"/users/{me}/disable", {}, token_from="/users").status_code == 409
     promoted = console.cli("users", "role", "gone@shop.example", "--role", "manager")
     assert promoted.exit_code == 0 and "gone@shop.example is now manager" in promoted.output
+
+
+def test_two_owners_disabling_each_other_at_once_leave_one_owner(any_shop: Shop) -> None:  # noqa: F811
+    first = sign_in(any_shop, "owner")
+    second = any_shop.app.test_client()
+    add_user(any_shop, "owner", "second@shop.example")
+    second.post("/login", data={"email": "second@shop.example", "password": PASSWORD,
+                                "csrf_token": csrf_token(second)})
+    ids = {email: user_id(any_shop, email) for email in (email_of("owner"), "second@shop.example")}
+    moves = [(first, ids["second@shop.example"]), (second, ids[email_of("owner")])]
+    tokens = [csrf_token(client, "/users") for client, _ in moves]
+    barrier = threading.Barrier(len(moves))
+    answers: list[int] = []
+
+    def disable(client: FlaskClient, target: int, token: str) -> None:
+        barrier.wait()
+        answers.append(client.post(f"/users/{target}/disable", data={"csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=disable, args=(client, target, token))
+               for (client, target), token in zip(moves, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 2
+    with any_shop.rt.transaction() as session:
+        active = session.scalars(select(StaffUser.email).where(StaffUser.role == "owner",
+                                                               StaffUser.disabled_at.is_(None))).all()
+    assert len(active) == 1, (active, answers)
+    assert [action for _, action, _, _ in log(any_shop)] == ["user_disable"]
 
 
 @pytest.mark.parametrize("role", ["manager", "cashier"])
