@@ -112,7 +112,8 @@ def role(visit: Visit, user_id: int) -> Any:
         return _("{email} is now {role}.", email=user.email, role=_(ROLE_NAMES[user.role]))
 
     response = _change(visit, user_id, change)
-    if visit.staff.role != "owner":  # the owner made themselves a manager: /users is no longer theirs
+    if visit.staff.role != "owner":  # the owner made themselves a manager: /users is no longer theirs,
+        session.pop("_flashes", None)  # nor its message (their new first page may not show one)
         return redirect(url_for("auth.console"))
     return response
 
