@@ -68,7 +68,9 @@ _AUDIT = r"""
 () => {
   const visible = el => {
     const s = getComputedStyle(el), r = el.getBoundingClientRect();
-    return s.visibility !== 'hidden' && s.display !== 'none' && r.width > 0 && r.height > 0;
+    // What a closed <details> holds (but its <summary>) is not drawn, though Chromium gives it boxes.
+    const folded = el.closest('details:not([open])') && !el.closest('summary');
+    return !folded && s.visibility !== 'hidden' && s.display !== 'none' && r.width > 0 && r.height > 0;
   };
   const name = el => (el.closest('svg') ? el.closest('svg').tagName : el.tagName.toLowerCase()) +
     (el.id ? '#' + el.id : '') + ' "' + (el.innerText || el.value || '').trim().slice(0, 30) + '"';
