@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rewards import members, outbox
 from rewards.codes import display
 from rewards.errors import Inconsistent, Refused
-from rewards.models import Campaign, CampaignRecipient, CampaignRun, Member, OutboxMessage, Program
+from rewards.models import Campaign, CampaignRecipient, CampaignRun, Identity, Member, OutboxMessage, Program
 from rewards.program.programs import config_of
 from rewards.promotions import audiences, cron
 from rewards.promotions.campaigns import dedupe_key, dedupe_prefix
@@ -41,6 +41,9 @@ from rewards.promotions.offers import Coupon, issue_coupons
 from rewards.storage.bulk import insert_many
 
 TEST_CODE = "TEST-CODE-XXXXX"
+# Channels whose address is the customer's E.164 phone, where a phone alone can be written to.
+PHONE_CHANNELS = ("whatsapp", "sms", "web")
+DRAFT_TEST_PREFIX = "campaign-draft:test:"
 
 
 @dataclass
@@ -178,6 +181,41 @@ def send_test(session: Session, campaign: Campaign, member: Member, now: datetim
     queued = outbox.enqueue(
         session, member.program_id, identity.channel, identity.address, payload(campaign, test=True), "campaign", now,
         member_id=member.id, dedupe_key=f"{dedupe_prefix(campaign.id)}test:{uuid.uuid4().hex}",
+    )
+    if queued is None:  # a fresh key
+        raise Inconsistent("queued is missing")
+    return session.get_one(OutboxMessage, queued)
+
+
+def send_test_to_phone(session: Session, campaign: Campaign, phone: str, now: datetime,
+                       channels: Collection[str]) -> OutboxMessage:
+    """Queue the campaign's text, marked ``[TEST]``, to a staff user's own ``phone`` (E.164),
+    never to the audience: the console's "test send to yourself". ``campaign`` may be a draft
+    not saved yet (no id). The channel is the one the campaign would use for that person:
+    when the phone is a member's, where they last wrote from (as ``send_test``); otherwise
+    the first channel on, allowed by the audience, that writes to a phone number. An address
+    that sent STOP or that the provider called unreachable is refused, as for a member."""
+    allowed = audiences.channels_of(campaign.audience or {}, list(channels))
+    member = members.by_phone(session, campaign.program_id, phone)
+    identity = members.notice_identity(session, member, allowed) if member is not None else None
+    if identity is not None:
+        channel, address = identity.channel, identity.address
+    else:
+        found = next((c for c in allowed if c in PHONE_CHANNELS), None)
+        if found is None:
+            raise Refused(f"no channel of this campaign writes to a phone number (channels: {', '.join(allowed) or 'none'})",
+                          reason="no_channel")
+        channel, address = found, phone
+        blocked = session.scalar(select(Identity.id).where(
+            Identity.program_id == campaign.program_id, Identity.channel == channel, Identity.address == address,
+            or_(Identity.stopped_at.is_not(None), Identity.unreachable_at.is_not(None))).limit(1))
+        if blocked is not None:
+            raise Refused(f"{channel} does not reach this phone (it sent STOP, or the provider said it is unreachable)",
+                          reason="no_channel")
+    prefix = dedupe_prefix(campaign.id) + "test:" if campaign.id is not None else DRAFT_TEST_PREFIX
+    queued = outbox.enqueue(
+        session, campaign.program_id, channel, address, payload(campaign, test=True), "campaign", now,
+        member_id=member.id if member is not None else None, dedupe_key=f"{prefix}{uuid.uuid4().hex}",
     )
     if queued is None:  # a fresh key
         raise Inconsistent("queued is missing")
