@@ -8,9 +8,10 @@ from flask import current_app, g
 from web.console import words
 
 NAV: tuple[tuple[str, str], ...] = (
-    ("activity_page.index", words.N_("Activity")),
     ("dashboard_page.index", words.N_("Dashboard")),
+    ("campaigns_page.index", words.N_("Campaigns")),
     ("pos.page", words.N_("Till")),
+    ("activity_page.index", words.N_("Activity")),
     ("users_page.index", words.N_("Users")),
     ("account_page.index", words.N_("My account")),  # every role; keep it last
 )

@@ -1,0 +1,385 @@
+"""The console's campaign pages, as a manager uses them: the live count is the number
+``loyalty campaign preview`` prints and writes nothing; a campaign is created now or for
+later through the same checks as the API (a refusal shown next to its field, in the same
+words); a scheduled one is cancelled; a test goes to the staff user's own phone only;
+a cashier may not open any of it; a form without its CSRF token is refused."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import csrf_token, email_of, post_form, sign_in
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_schema_url
+from test_api import BEN, Shop, _settings
+
+from rewards import members
+from rewards.models import (
+    Campaign,
+    CampaignRecipient,
+    Code,
+    Identity,
+    OutboxMessage,
+    StaffActivity,
+    StaffUser,
+)
+from web import database
+from web.app import create_app
+
+PHONES = [f"+1555000000{n}" for n in range(1, 6)]  # the demo's members
+STAFF_PHONE = "+15550009999"  # not a member
+# The filters a merchant tries, as the form sends them and as the CLI takes them.
+FILTERS: list[tuple[dict[str, Any], str]] = [
+    ({}, "all"),
+    ({"tier": "Gold"}, "tier=Gold"),
+    ({"tier": ["Gold", "Silver"]}, "tier=Gold|Silver"),
+    ({"min_balance": "1000"}, "min_balance=1000"),
+    ({"channel": "web", "has_redeemed": "false"}, "channel=web,has_redeemed=false"),
+    ({"inactive_days": "1"}, "inactive_days=1"),
+    ({"joined_after": "2020-01-01", "language": "es"}, "joined_after=2020-01-01,language=es"),
+]
+
+
+def reachable(shop: Shop) -> None:
+    """Every demo member chats on the web (the web channel is always on); Chloe said no to
+    promotions and Diego opted out on his chat, so counts are not all equal."""
+    with shop.rt.transaction() as session:
+        now = shop.rt.clock()
+        for phone in PHONES:
+            member = members.find(session, shop.program_id, phone)
+            session.add(Identity(program_id=shop.program_id, channel="web", address=phone, member_id=member.id,
+                                 first_seen_at=now, last_seen_at=now, marketing_opt_out=phone == "+15550000004"))
+            member.marketing_consent = phone != "+15550000003"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
+    """The console's demo shop on SQLite and (when LOYALTY_TEST_POSTGRES_URL is set) in a
+    fresh PostgreSQL schema, as tests/web/test_api.py's ``any_shop``."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("console")
+        return
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    url, schema = postgres_schema_url()
+    app = create_app(_settings(url, tmp_path))
+    try:
+        database.upgrade(app.extensions["loyalty"].engine)
+        made = Shop(app)
+        yield made
+        made.audit()
+    finally:
+        app.extensions["loyalty"].engine.dispose()
+        drop_postgres_schema(schema)
+
+
+def cli_figure(output: str, label: str) -> int:
+    line = next(line for line in output.splitlines() if line.strip().startswith(label))
+    return int(line.strip()[len(label):].split()[0].replace(",", ""))
+
+
+def writes(shop: Shop) -> tuple[int, ...]:
+    """What a count must leave as it was."""
+    with shop.rt.transaction() as session:
+        return tuple(session.scalar(select(func.count()).select_from(model)) or 0
+                     for model in (Campaign, CampaignRecipient, OutboxMessage, StaffActivity, Code))
+
+
+def field_error(page: str, name: str) -> str | None:
+    found = re.search(rf'<p class="field-error" id="err-{name}">([^<]*)</p>', page)
+    return found.group(1).replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&") if found else None
+
+
+def form(**fields: Any) -> dict[str, Any]:
+    return {"name": "Gold weekend", "text": "Double points all weekend!", "when": "now", "offer": "none",
+            "action": "create"} | fields
+
+
+def campaigns_in(shop: Shop) -> list[Campaign]:
+    with shop.rt.transaction() as session:
+        found = list(session.scalars(select(Campaign).order_by(Campaign.id)))
+        session.expunge_all()
+        return found
+
+
+def activity(shop: Shop, action: str) -> list[StaffActivity]:
+    with shop.rt.transaction() as session:
+        found = list(session.scalars(select(StaffActivity).where(StaffActivity.action == action)))
+        session.expunge_all()
+        return found
+
+
+def local(shop: Shop, text: str) -> Any:
+    from datetime import datetime
+
+    with shop.rt.transaction() as session:
+        _, config = shop.rt.program(session)
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(config.timezone))
+
+
+# --- the live count -------------------------------------------------------------------
+
+
+def test_the_live_count_is_the_clis_preview_and_writes_nothing(any_console: Shop) -> None:
+    reachable(any_console)
+    manager = sign_in(any_console, "manager")
+    before = writes(any_console)
+    for fields, audience in FILTERS:
+        answer = manager.get("/campaigns/preview", query_string=fields)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        printed = any_console.cli("campaign", "preview", "--audience", audience).output
+        assert answer.json["matching"] == cli_figure(printed, "matching members"), audience
+        assert answer.json["sending"] == cli_figure(printed, "would be sent"), audience
+        assert f'data-n="{answer.json["sending"]}"' in answer.json["html"]
+    assert writes(any_console) == before
+    assert manager.get("/campaigns/preview", query_string={"tier": "Gold"}).json["sending"] == 1  # Ben, not Diego
+
+
+def test_a_count_at_a_later_time_and_a_wrong_filter(console: Shop) -> None:
+    reachable(console)
+    manager = sign_in(console, "manager")
+    later = manager.get("/campaigns/preview", query_string={"when": "at", "send_at": "2199-01-02T10:00"})
+    printed = console.cli("campaign", "preview", "--at", "2199-01-02 10:00").output
+    assert later.status_code == 200 and later.json["sending"] == cli_figure(printed, "would be sent")
+    wrong = manager.get("/campaigns/preview", query_string={"min_balance": "-5"})
+    assert wrong.status_code == 422
+    assert wrong.json["field"] == "min_balance"
+    assert wrong.json["message"] == "audience min_balance: must be 0 to 1,000,000,000, got -5"
+    assert "--" + wrong.json["message"] in console.cli("campaign", "preview", "--audience", "min_balance=-5").output
+
+
+def test_without_javascript_the_count_button_shows_the_same_number(console: Shop) -> None:
+    reachable(console)
+    manager = sign_in(console, "manager")
+    page = post_form(manager, "/campaigns/new", form(action="count", tier="Gold", name="", text=""),
+                     token_from="/campaigns/new")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="count-sending" data-n="1"' in html and 'id="count-matching" data-n="2"' in html
+    assert campaigns_in(console) == []
+
+
+# --- creating ---------------------------------------------------------------------------
+
+
+def test_a_manager_creates_a_campaign_sent_now(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    page = manager.get("/campaigns/new").get_data(as_text=True)
+    assert 'src="/console/static/campaigns.js"' in page and "<script>" not in page
+    for name in ("tier", "channel", "inactive_days", "min_balance", "birthday_month", "joined_after",
+                 "joined_before", "has_redeemed", "send_at", "name", "text", "multiplier", "coupon", "my_phone"):
+        assert f'name="{name}"' in page, name
+    for field_id in ("f-inactive_days", "f-min_balance", "f-send_at", "f-name", "f-text", "f-my_phone"):
+        assert f'<label for="{field_id}">' in page, field_id
+    done = post_form(manager, "/campaigns/new", form(tier="Gold"), token_from="/campaigns/new")
+    assert done.status_code == 303 and done.headers["Location"] == "/campaigns/1"
+    (created,) = campaigns_in(console)
+    assert (created.status, created.audience, created.created_by) == ("scheduled", {"tier": ["Gold"]},
+                                                                      "staff:manager@shop.example")
+    assert created.send_at is not None and created.next_run_at == created.send_at
+    shown = manager.get("/campaigns/1").get_data(as_text=True)
+    assert "Campaign created. It goes out within a minute." in shown and "Gold weekend" in shown
+    assert "Tier: Gold" in shown
+    listed = manager.get("/campaigns").get_data(as_text=True)
+    assert 'href="/campaigns/1">Gold weekend</a>' in listed
+    (logged,) = activity(console, "campaign_create")
+    assert (logged.email, logged.target, logged.details["audience"]) == (email_of("manager"), "campaign 1", "tier=Gold")
+    api = console.get("/campaigns/1").json
+    assert api["audience_text"] == "tier=Gold" and api["status"] == "scheduled"
+
+
+def test_a_campaign_for_later_with_double_points(console: Shop) -> None:
+    owner = sign_in(console, "owner")
+    done = post_form(owner, "/campaigns/new", form(when="at", send_at="2199-12-04T10:00", offer="multiplier",
+                                                   multiplier="2", offer_from="2199-12-04", offer_until="2199-12-05",
+                                                   min_balance="100", birthday_month="5"),
+                     token_from="/campaigns/new")
+    assert done.status_code == 303, done.get_data(as_text=True)
+    (created,) = campaigns_in(console)
+    assert created.send_at == local(console, "2199-12-04T10:00")
+    assert (created.offer_kind, created.multiplier_permille) == ("multiplier", 2000)
+    assert created.offer_ends_at == local(console, "2199-12-06T00:00")
+    assert created.audience == {"min_balance": 100, "birthday_month": 5}
+    shown = owner.get("/campaigns/1").get_data(as_text=True)
+    assert "It goes out at the time you chose." in shown
+    assert "2× points from" in shown and "Birthday month: May" in shown
+    assert "Balance of at least (points): 100" in shown
+
+
+def test_a_coupon_campaign(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    done = post_form(manager, "/campaigns/new", form(offer="coupon", coupon="free-coffee", text="Here: {code}"),
+                     token_from="/campaigns/new")
+    assert done.status_code == 303
+    (created,) = campaigns_in(console)
+    assert created.offer_kind == "coupon" and created.reward_id is not None
+
+
+@pytest.mark.parametrize(("fields", "field", "api_body"), [
+    ({"name": " "}, "name", {"name": " "}),
+    ({"min_balance": "-5"}, "min_balance", {"audience": {"min_balance": "-5"}}),
+    ({"joined_after": "2026-05-01", "joined_before": "2026-01-01"}, "joined_before",
+     {"audience": {"joined_after": "2026-05-01", "joined_before": "2026-01-01"}}),
+    ({"when": "at", "send_at": "2020-01-01T10:00"}, "send_at", {"now": None, "send_at": "2020-01-01T10:00"}),
+    ({"when": "at", "send_at": ""}, "when", {"now": None}),
+    ({"image_url": "http://example.com/a.png"}, "image_url", {"image_url": "http://example.com/a.png"}),
+    ({"offer": "coupon", "coupon": "no-such-reward"}, "coupon", None),
+    ({"offer": "multiplier", "multiplier": "20", "offer_from": "2199-01-01", "offer_until": "2199-01-02"},
+     "multiplier", None),
+])
+def test_a_refusal_is_shown_next_to_its_field_in_the_apis_words(console: Shop, fields: dict[str, Any], field: str,
+                                                               api_body: dict[str, Any] | None) -> None:
+    manager = sign_in(console, "manager")
+    page = post_form(manager, "/campaigns/new", form(**fields), token_from="/campaigns/new")
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    shown = field_error(html, field)
+    assert shown, html
+    if api_body is not None:
+        body = {"name": "Gold weekend", "text": "Double points all weekend!", "now": True} | api_body
+        body = {k: v for k, v in body.items() if v is not None}
+        answer = console.post("/campaigns", body)
+        assert answer.status_code == 422 and answer.json["message"] == shown
+    assert 'aria-invalid="true"' in html or field == "when"
+    assert campaigns_in(console) == []
+    assert activity(console, "campaign_create") == []
+
+
+# --- a campaign's page: counts, cancel, failure ------------------------------------------------
+
+
+def test_a_scheduled_campaign_is_cancelled(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    post_form(manager, "/campaigns/new", form(when="at", send_at="2199-01-01T10:00"), token_from="/campaigns/new")
+    page = manager.get("/campaigns/1").get_data(as_text=True)
+    assert "Cancel this campaign" in page
+    done = post_form(manager, "/campaigns/1/cancel", {}, token_from="/campaigns/1")
+    assert done.status_code == 303
+    (cancelled,) = campaigns_in(console)
+    assert cancelled.status == "cancelled" and cancelled.next_run_at is None
+    shown = manager.get("/campaigns/1").get_data(as_text=True)
+    assert "Campaign cancelled; 0 waiting messages withdrawn." in shown and "Cancel this campaign" not in shown
+    again = post_form(manager, "/campaigns/1/cancel", {}, token_from="/campaigns/new")
+    assert again.status_code == 409
+    assert field_error(again.get_data(as_text=True), "cancel") == "campaign 1 was already cancelled"
+    (logged,) = activity(console, "campaign_cancel")
+    assert logged.target == "campaign 1" and logged.details == {"withdrawn": 0}
+
+
+def test_a_sent_campaign_shows_its_counts_and_conversion(console: Shop) -> None:
+    reachable(console)
+    manager = sign_in(console, "manager")
+    post_form(manager, "/campaigns/new", form(tier="Gold"), token_from="/campaigns/new")
+    assert console.cli("campaign", "send-due").exit_code == 0
+    with console.rt.transaction() as session:  # the sender handed it over
+        for message in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "campaign")):
+            message.status, message.sent_at = "sent", console.rt.clock() - timedelta(minutes=1)
+    console.post("/purchases", {"customer": BEN, "amount": "10.00", "receipt_id": "R-campaign"})
+    page = manager.get("/campaigns/1").get_data(as_text=True)
+    assert '<dd id="n-targeted">2</dd>' in page and '<dd id="n-sent">1</dd>' in page
+    assert '<dd id="n-converted">1</dd>' in page and '<dd id="n-conversion">100%</dd>' in page
+    assert "Skipped: Opted out (or sent STOP): 1" in page  # Diego
+    shown = console.cli("campaign", "show", "1").output
+    assert "targeted 2" in shown and "sent 1" in shown and "converted 1" in shown
+    listed = manager.get("/campaigns").get_data(as_text=True)
+    assert '<td class="num">100%</td>' in listed and "Sent</span>" in listed
+
+
+def test_a_failed_campaign_says_why(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    post_form(manager, "/campaigns/new", form(), token_from="/campaigns/new")
+    with console.rt.transaction() as session:
+        campaign = session.get_one(Campaign, 1)
+        campaign.status, campaign.failed_at, campaign.next_run_at = "failed", console.rt.clock(), None
+        campaign.failed_reason = "audience inactive_days: must be 1 to 3,650, got 800,000"
+    page = manager.get("/campaigns/1").get_data(as_text=True)
+    assert "will not run again: audience inactive_days: must be 1 to 3,650, got 800,000" in page
+    assert manager.get("/campaigns/99").status_code == 404
+
+
+# --- a test send to yourself ---------------------------------------------------------------------
+
+
+def outbox(shop: Shop) -> list[tuple[str, str, str, int | None]]:
+    with shop.rt.transaction() as session:
+        return [(m.channel, m.address, m.payload["text"], m.member_id)
+                for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+
+
+def test_a_test_send_goes_to_my_phone_only_and_is_kept(console: Shop) -> None:
+    reachable(console)
+    manager = sign_in(console, "manager")
+    missing = post_form(manager, "/campaigns/new", form(action="test"), token_from="/campaigns/new")
+    assert missing.status_code == 422
+    assert field_error(missing.get_data(as_text=True), "my_phone") == "Type your phone number to send yourself a test."
+    wrong = post_form(manager, "/campaigns/new", form(action="test", my_phone="call me"), token_from="/campaigns/new")
+    assert wrong.status_code == 422 and "is not a phone number" in field_error(wrong.get_data(as_text=True), "my_phone")
+    before = outbox(console)
+    sent = post_form(manager, "/campaigns/new", form(action="test", my_phone="(555) 000-9999", tier="Gold"),
+                     token_from="/campaigns/new")
+    assert sent.status_code == 200
+    assert f"A test message is on its way to {STAFF_PHONE} (web)." in sent.get_data(as_text=True)
+    assert outbox(console)[len(before):] == [("web", STAFF_PHONE, "[TEST] Double points all weekend!", None)]
+    assert campaigns_in(console) == []  # a test is not the campaign
+    with console.rt.transaction() as session:
+        me = session.scalar(select(StaffUser).where(StaffUser.email == email_of("manager")))
+        assert me is not None and me.phone == STAFF_PHONE
+    (logged,) = activity(console, "campaign_test_send")
+    assert logged.target == "campaign draft" and logged.details["channel"] == "web"
+    assert STAFF_PHONE not in str(logged.details)  # masked
+    # The saved phone is offered next time; a saved campaign's test goes out the same way.
+    assert f'value="{STAFF_PHONE}"' in manager.get("/campaigns/new").get_data(as_text=True)
+    post_form(manager, "/campaigns/new", form(when="at", send_at="2199-01-01T10:00"), token_from="/campaigns/new")
+    again = post_form(manager, "/campaigns/1/test", {}, token_from="/campaigns/1")
+    assert again.status_code == 200 and "A test message is on its way" in again.get_data(as_text=True)
+    assert [row[:3] for row in outbox(console)[len(before) + 1:]] == [
+        ("web", STAFF_PHONE, "[TEST] Double points all weekend!")]
+    assert [a.target for a in activity(console, "campaign_test_send")] == ["campaign draft", "campaign 1"]
+
+
+def test_a_member_staff_gets_the_test_where_they_chat(console: Shop) -> None:
+    reachable(console)
+    manager = sign_in(console, "manager")
+    sent = post_form(manager, "/campaigns/new", form(action="test", my_phone=BEN), token_from="/campaigns/new")
+    assert sent.status_code == 200
+    (message,) = outbox(console)
+    assert message[:3] == ("web", BEN, "[TEST] Double points all weekend!") and message[3] is not None
+
+
+# --- who may, and forms without their token -------------------------------------------------------
+
+
+def test_a_cashier_may_not_open_or_post_campaigns(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    post_form(manager, "/campaigns/new", form(when="at", send_at="2199-01-01T10:00"), token_from="/campaigns/new")
+    cashier: FlaskClient = sign_in(console, "cashier")
+    token = csrf_token(cashier, "/login")
+    for path in ("/campaigns", "/campaigns/new", "/campaigns/1", "/campaigns/preview?tier=Gold"):
+        answer = cashier.get(path)
+        assert answer.status_code == 403, path
+        assert "Not for your role" in answer.get_data(as_text=True)
+        assert "Your account (cashier) cannot open this page." in answer.get_data(as_text=True)
+    for path in ("/campaigns/new", "/campaigns/1/cancel", "/campaigns/1/test"):
+        assert cashier.post(path, data=form(csrf_token=token)).status_code == 403, path
+    assert [c.status for c in campaigns_in(console)] == ["scheduled"]
+    assert "Campaigns" not in cashier.get("/campaigns").get_data(as_text=True).split("<main")[0]
+    assert 'href="/campaigns"' in manager.get("/campaigns").get_data(as_text=True)
+    anonymous = console.app.test_client().get("/campaigns/new")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login?next=")
+
+
+def test_a_form_without_its_csrf_token_is_refused(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    post_form(manager, "/campaigns/new", form(when="at", send_at="2199-01-01T10:00"), token_from="/campaigns/new")
+    for path in ("/campaigns/new", "/campaigns/1/cancel", "/campaigns/1/test"):
+        answer = manager.post(path, data=form(my_phone=STAFF_PHONE))
+        assert answer.status_code == 400, path
+        assert "This form has expired" in answer.get_data(as_text=True)
+    assert [c.status for c in campaigns_in(console)] == ["scheduled"]
+    assert outbox(console) == []
