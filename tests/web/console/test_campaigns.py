@@ -383,3 +383,16 @@ def test_a_form_without_its_csrf_token_is_refused(console: Shop) -> None:
         assert "This form has expired" in answer.get_data(as_text=True)
     assert [c.status for c in campaigns_in(console)] == ["scheduled"]
     assert outbox(console) == []
+
+
+def test_a_test_send_to_a_phone_that_sent_stop_is_refused(console: Shop) -> None:
+    with console.rt.transaction() as session:
+        now = console.rt.clock()
+        session.add(Identity(program_id=console.program_id, channel="web", address=STAFF_PHONE, first_seen_at=now,
+                             last_seen_at=now, stopped_at=now))
+    manager = sign_in(console, "manager")
+    refused = post_form(manager, "/campaigns/new", form(action="test", my_phone=STAFF_PHONE), token_from="/campaigns/new")
+    assert refused.status_code == 409
+    assert field_error(refused.get_data(as_text=True), "my_phone") == (
+        "web does not reach this phone (it sent STOP, or the provider said it is unreachable)")
+    assert outbox(console) == [] and activity(console, "campaign_test_send") == []
