@@ -1,7 +1,8 @@
 """The campaign form in Chromium, on a phone and on a desktop window: a manager signs in,
 opens /campaigns/new, changes the audience and watches the live count follow (the number
 ``loyalty campaign preview`` prints for the same filters), creates the campaign and finds
-it in the list. No page scrolls sideways. Every wait is Playwright's own (``expect``)."""
+it in the list. No page scrolls sideways, overlaps text, leaves a control unlabelled or
+has faint text (tests/web/browser.py's ``audit``), with the count and a refusal shown too. Every wait is Playwright's own (``expect``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, expect, launched, no_horizontal_scroll, serving
+from browser import DESKTOP, PHONE, audit, expect, launched, serving
 from conftest import PASSWORD, add_user
 from support import migrated_sqlite_url
 from test_api import Shop, _settings
@@ -57,12 +58,12 @@ def test_a_manager_watches_the_count_and_creates_a_campaign(chromium: Any, serve
     page.press("#password", "Enter")
     page.get_by_role("link", name="Campaigns").click()
     expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
-    no_horizontal_scroll(page)
+    audit(page)
     page.get_by_role("link", name="New campaign").click()
 
     sending = page.locator("#count-sending")
     expect(sending).to_have_attribute("data-n", would_be_sent(shop, "all"))  # drawn when the page opens
-    no_horizontal_scroll(page)
+    audit(page)
     page.get_by_label("Gold").check()
     expect(sending).to_have_attribute("data-n", would_be_sent(shop, "tier=Gold"))
     page.get_by_label("Silver").check()
@@ -78,18 +79,23 @@ def test_a_manager_watches_the_count_and_creates_a_campaign(chromium: Any, serve
     page.get_by_label("Balance of at least (points)").fill("1000")
     expect(sending).to_have_attribute("data-n", expected)
 
+    page.get_by_role("button", name="Create the campaign").click()  # no name yet: refused next to the field
+    expect(page.locator("#err-name")).to_have_text("name: is required (a non-empty text)")
+    expect(page.get_by_label("Gold")).to_be_checked()  # what was given is kept
+    expect(sending).to_have_attribute("data-n", expected)
+    audit(page)
     page.get_by_label("Name (for you: shown in lists)").fill("Spring thanks")
     page.get_by_label("Text", exact=True).fill("Thank you! Double points this week.")
     page.get_by_label("Send at a time").check()
     page.get_by_label("Date and time").fill("2199-03-01T10:00")
-    no_horizontal_scroll(page)
+    audit(page)
     page.get_by_role("button", name="Create the campaign").click()
     expect(page.get_by_role("heading", name="Spring thanks")).to_be_visible()
     expect(page.get_by_text("Campaign created.")).to_be_visible()
-    no_horizontal_scroll(page)
+    audit(page)
     page.get_by_role("link", name="Campaigns", exact=True).first.click()
     expect(page.get_by_role("link", name="Spring thanks")).to_be_visible()
-    no_horizontal_scroll(page)
+    audit(page)
     assert errors == []
     page.close()
 
