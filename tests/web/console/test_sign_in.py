@@ -23,7 +23,7 @@ def test_an_owner_signs_in_and_lands_on_their_first_page(console: Shop) -> None:
     add_user(console, "owner")
     response = attempt(console, "Owner@Shop.example ", PASSWORD)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/activity"
+    assert response.headers["Location"] == "/dashboard"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
@@ -97,7 +97,7 @@ def test_sign_in_goes_back_to_the_page_asked_for_but_never_to_another_site(conso
         token = csrf_token(client)
         away = client.post("/login", data={"email": email_of("owner"), "password": PASSWORD, "csrf_token": token,
                                            "next": elsewhere})
-        assert away.headers["Location"] == "/activity", elsewhere
+        assert away.headers["Location"] == "/dashboard", elsewhere
 
 
 def test_a_new_password_or_disabling_ends_the_open_sessions(console: Shop) -> None:
