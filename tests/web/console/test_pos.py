@@ -54,7 +54,7 @@ def test_owner_manager_and_cashier_open_the_till_and_the_cashier_sees_only_it(co
         assert page.status_code == 200, role
         assert "Till" in text(page) and "Record the purchase" in text(page)
     menu = re.findall(r"<nav.*?</nav>", pages["cashier"].get_data(as_text=True), re.S)
-    assert menu and re.findall(r'href="([^"]+)"', menu[0]) == ["/pos"]
+    assert menu and re.findall(r'href="([^"]+)"', menu[0]) == ["/pos", "/account"]  # and their own account
 
 
 def test_signed_out_the_till_asks_to_sign_in_and_changes_nothing(console: Shop) -> None:
