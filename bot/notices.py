@@ -9,6 +9,7 @@ from bot.messages import Reply
 from rewards.events import (
     Birthday,
     Event,
+    PointsAdjusted,
     PointsEarned,
     PointsExpired,
     PointsExpiring,
@@ -26,6 +27,11 @@ def text(event: Event, t: Translator) -> str:
     n = t.format_number
     if isinstance(event, PointsEarned):
         return t.gettext("+{points} points. Balance: {balance}.", points=n(event.points), balance=n(event.balance))
+    if isinstance(event, PointsAdjusted):
+        if event.points > 0:
+            return t.gettext("+{points} points. Balance: {balance}.", points=n(event.points), balance=n(event.balance))
+        return t.gettext("The shop took {points} points off your balance. Balance: {balance}.",
+                         points=n(-event.points), balance=n(event.balance))
     if isinstance(event, PointsReversed):
         return t.gettext(
             "Refund of receipt {receipt}: -{points} points. Balance: {balance}.",

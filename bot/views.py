@@ -5,11 +5,15 @@ Texts stay short so an SMS reply fits one segment where it can.
 """
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
+from bot.i18n import translator
 from bot.intents import suggestions
-from bot.messages import SHARE_PHONE, Button, Image
-from bot.turn import Speaking, Turn, Voice, invite_links
+from bot.messages import SHARE_PHONE, Button, Image, Reply
+from bot.turn import BotSettings, Speaking, Turn, Voice, invite_links
 from rewards import catalog, ledger, referrals
-from rewards.models import Member
+from rewards.models import Member, Program
+from rewards.program.config import ProgramConfig
 from rewards.standing import Standing, standing
 
 MENU = ("balance", "rewards", "invite", "history")
@@ -110,40 +114,54 @@ def describe_entry(turn: Turn, kind: str) -> str:
 
 
 def invite(turn: Turn, member: Member) -> None:
-    rules = turn.config.referrals
-    stats = referrals.stats(turn.session, member)
-    lines = [turn._("Your invite code: {code}", code=member.code)]
-    links = invite_links(turn.settings, member.code)
+    turn.say(invite_text(turn, turn.session, turn.program, turn.config, turn.settings, member))
+
+
+def invite_message(session: Session, program: Program, config: ProgramConfig, settings: BotSettings,
+                   member: Member) -> Reply:
+    """The member's invite (code, links, rules, how it went so far) in their language, as a
+    notice for staff to send again (the console's member page)."""
+    voice = Voice(config, translator(member.language))
+    return Reply(invite_text(voice, session, program, config, settings, member), kind="notice")
+
+
+def invite_text(speaking: Speaking, session: Session, program: Program, config: ProgramConfig,
+                settings: BotSettings, member: Member) -> str:
+    """What a member reads when they ask to invite friends."""
+    rules = config.referrals
+    stats = referrals.stats(session, member)
+    lines = [speaking._("Your invite code: {code}", code=member.code)]
+    links = invite_links(settings, member.code)
     if "telegram" in links:
         lines.append(f"Telegram: {links['telegram']}")
-    elif "telegram" in turn.settings.channels:  # on, but its @name is not known yet
-        lines.append(turn._("Telegram: the link is unavailable right now."))
+    elif "telegram" in settings.channels:  # on, but its @name is not known yet
+        lines.append(speaking._("Telegram: the link is unavailable right now."))
     if "whatsapp" in links:
         lines.append(f"WhatsApp: {links['whatsapp']}")
     if "sms" in links:
-        lines.append(turn._("SMS: text JOIN {code} to {number}", code=member.code, number=links["sms"]))
+        lines.append(speaking._("SMS: text JOIN {code} to {number}", code=member.code, number=links["sms"]))
     if not links:
-        lines.append(turn._("Friends send JOIN {code} to join.", code=member.code))
+        lines.append(speaking._("Friends send JOIN {code} to join.", code=member.code))
     if rules.qualify_on == "first_purchase":
-        amount = turn.t.format_currency(rules.min_purchase, turn.program.currency)
+        amount = speaking.t.format_currency(rules.min_purchase, program.currency)
         lines.append(
-            turn._(
+            speaking._(
                 "After their first purchase of {amount} or more you get {mine} points and they get {theirs}.",
-                amount=amount, mine=turn.points(rules.referrer_points), theirs=turn.points(rules.referee_points),
+                amount=amount, mine=speaking.points(rules.referrer_points), theirs=speaking.points(rules.referee_points),
             )
         )
     else:
         lines.append(
-            turn._("When they join you get {mine} points and they get {theirs}.",
-                   mine=turn.points(rules.referrer_points), theirs=turn.points(rules.referee_points))
+            speaking._("When they join you get {mine} points and they get {theirs}.",
+                       mine=speaking.points(rules.referrer_points), theirs=speaking.points(rules.referee_points))
         )
     lines.append(
-        turn._(
+        speaking._(
             "Invited {invited}, joined {joined}, qualified {qualified}; you earned {points} points.",
-            invited=stats.invited, joined=stats.joined, qualified=stats.qualified, points=turn.points(stats.points),
+            invited=stats.invited, joined=stats.joined, qualified=stats.qualified, points=speaking.points(stats.points),
         )
     )
-    turn.say("\n".join(lines))
+    return "\n".join(lines)
 
 
 def card(turn: Turn, member: Member) -> None:

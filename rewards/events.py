@@ -26,6 +26,15 @@ class PointsReversed:
 
 
 @dataclass(frozen=True)
+class PointsAdjusted:
+    """Staff added (or, negative, took off) points by hand, with a reason kept in the ledger."""
+
+    member_id: int
+    points: int
+    balance: int
+
+
+@dataclass(frozen=True)
 class TierChanged:
     member_id: int
     old_tier: str | None
@@ -86,5 +95,5 @@ class SurveyQuestion:
     member_id: int
 
 
-Event = (PointsEarned | PointsReversed | TierChanged | ReferralQualified | ReferralReversed | PointsExpired
+Event = (PointsEarned | PointsReversed | PointsAdjusted | TierChanged | ReferralQualified | ReferralReversed | PointsExpired
          | PointsExpiring | Birthday | WinBack | SurveyQuestion)

@@ -141,13 +141,15 @@ def post(
     return entry
 
 
-def history(session: Session, member_id: int, limit: int = 10) -> list[LedgerEntry]:
+def history(session: Session, member_id: int, limit: int = 10, offset: int = 0) -> list[LedgerEntry]:
+    """A member's entries, newest first: ``limit`` of them from ``offset`` (a page)."""
     return list(
         session.scalars(
             select(LedgerEntry)
             .where(LedgerEntry.member_id == member_id)
             .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
             .limit(limit)
+            .offset(max(0, offset))
         )
     )
 
@@ -343,7 +345,8 @@ def audit(session: Session, program_id: int | None = None) -> AuditReport:
 
 def _cause_problems(session: Session, program_id: int | None) -> list[str]:
     """Each purchase and code against its own entries: a purchase holds its points until
-    refunded, then nets to zero; a code took its cost once and gave it back only if it expired."""
+    refunded, then nets to zero; a code took its cost once and gave it back only if it expired
+    or staff cancelled it."""
     purchase_sum = func.coalesce(func.sum(LedgerEntry.amount), 0)
     purchases = (
         select(Purchase.receipt_id, Purchase.points, Purchase.refunded_at, purchase_sum)
@@ -357,7 +360,13 @@ def _cause_problems(session: Session, program_id: int | None) -> list[str]:
         select(Code.id, Code.status, Code.cost, taken, returned)
         .outerjoin(LedgerEntry, LedgerEntry.code_id == Code.id)
         .group_by(Code.id)
-        .having(or_(taken != Code.cost, returned != case((Code.status == "expired", Code.cost), else_=0)))
+        .having(or_(
+            taken != Code.cost,
+            and_(Code.status == "expired", returned != Code.cost),
+            # staff cancelled it (its cost back) or the member deleted their data (nothing back)
+            and_(Code.status == "cancelled", returned != 0, returned != Code.cost),
+            and_(Code.status.not_in(("expired", "cancelled")), returned != 0),
+        ))
     )
     if program_id is not None:
         purchases = purchases.where(Purchase.program_id == program_id)

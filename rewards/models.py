@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -150,6 +151,13 @@ class Member(Base):
         Index("ix_members_program_keyset", "program_id", "id"),
         # New members in a period (rewards/metrics/).
         Index("ix_members_program_joined", "program_id", "joined_at"),
+        # The console's member list (rewards/member_search.py, migration 0022): each sort
+        # reads its index in order, and a name is found from its start, in any case.
+        Index("ix_members_program_balance", "program_id", "balance", "id"),
+        Index("ix_members_program_last_activity", "program_id", "last_activity_at", "id"),
+        Index("ix_members_program_joined_id", "program_id", "joined_at", "id"),
+        Index("ix_members_program_name", "program_id", func.lower(text("name")).label("name_lower"),
+              postgresql_ops={"name_lower": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
-"""Redemption codes: issuing one for points, using it once at the till, expiring it.
+"""Redemption codes: issuing one for points, using it once at the till, expiring or
+cancelling it.
 
 Single use is the database's job: ``UPDATE codes SET status='redeemed' WHERE id=:id AND
 status='issued'`` succeeds for exactly one of any number of concurrent attempts.
@@ -168,3 +169,28 @@ def expire_codes(session: Session, program_id: int, now: datetime, limit: int | 
             )
         expired.append(code)
     return expired
+
+
+def cancel(session: Session, code: Code, now: datetime, actor: str | None = None) -> int:
+    """Staff cancel an unused code (issued by mistake, say): the till and the chat refuse it
+    from now on (``check`` says "cancelled"), and its points go back to the member, as for a
+    code that expired unused. Returns the points given back. Refused when the code was
+    already used, expired or cancelled: one conditional UPDATE decides, so a code used at
+    the till at the same moment is either used or cancelled, never both."""
+    member = ledger.lock_member(session, code.member_id)
+    changed = session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.status == "issued")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(code)
+    if changed.rowcount != 1:
+        raise Refused(f"this code cannot be cancelled: it is {code.status}", reason=f"code_{code.status}")
+    if code.cost <= 0 or member.deleted_at is not None:
+        return 0
+    entry = ledger.post(
+        session, member, code.cost, "code_return", f"code-return:{code.id}",
+        f"code for {code.reward.name} cancelled", now, code_id=code.id, actor=actor,
+    )
+    return code.cost if entry is not None else 0

@@ -206,6 +206,41 @@ def test_a_code_is_used_once_and_then_says_used(session, rich, shop, reward_row,
     assert session.get(Member, rich.id).balance == 550  # using a code moves no points
 
 
+@both_databases
+def test_a_cancelled_code_gives_its_points_back_and_is_refused_everywhere(session, rich, shop, reward_row, program, T0):
+    code = redemption.issue(session, shop, rich, reward_row("coffee"), T0)
+    session.commit()
+    assert session.get(Member, rich.id).balance == 550
+
+    assert redemption.cancel(session, code, T0 + DAY, "staff:ann@shop.example") == 500
+    session.commit()
+    assert session.get(Code, code.id).status == "cancelled"
+    assert session.get(Member, rich.id).balance == 1050
+    entry = session.scalars(select(LedgerEntry).where(LedgerEntry.code_id == code.id, LedgerEntry.kind == "code_return")).one()
+    assert (entry.amount, entry.actor) == (500, "staff:ann@shop.example")
+
+    refused = redemption.use(session, program.id, code.code, T0 + DAY, "till-1")
+    assert (refused.refused, refused.message) == ("cancelled", "code was cancelled")
+    with pytest.raises(Refused) as again:
+        redemption.cancel(session, code, T0 + DAY, "staff:ann@shop.example")
+    assert again.value.reason == "code_cancelled"
+    session.commit()
+    # The clock's expiry later finds nothing to give back twice.
+    assert redemption.expire_codes(session, program.id, T0 + 60 * DAY) == []
+    assert session.get(Member, rich.id).balance == 1050
+
+
+def test_a_used_code_cannot_be_cancelled(session, rich, shop, reward_row, program, T0):
+    code = redemption.issue(session, shop, rich, reward_row("coffee"), T0)
+    assert redemption.use(session, program.id, code.code, T0, "till-1").refused is None
+    session.commit()
+    with pytest.raises(Refused) as refused:
+        redemption.cancel(session, code, T0 + DAY)
+    assert refused.value.reason == "code_redeemed"
+    session.rollback()
+    assert session.get(Code, code.id).status == "redeemed" and session.get(Member, rich.id).balance == 550
+
+
 @pytest.fixture
 def known_code(monkeypatch, session, rich, shop, reward_row, T0):  # type: ignore[no-untyped-def]
     """A code whose text we know, with the symbols people mistype: 0 and 1."""

@@ -17,12 +17,23 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 
 from rewards import staff as staff_users
-from web.console import account_page, activity_page, auth, campaigns_page, dashboard, menu, pos, users_page, words
+from web.console import (
+    account_page,
+    activity_page,
+    auth,
+    campaigns_page,
+    dashboard,
+    members_page,
+    menu,
+    pos,
+    users_page,
+    words,
+)
 from web.runtime import runtime
 
 # Every page blueprint (one line each).
 PAGES: tuple[Blueprint, ...] = (auth.bp, activity_page.bp, dashboard.bp, pos.bp, users_page.bp, account_page.bp,
-                                 campaigns_page.bp)
+                                 campaigns_page.bp, members_page.bp)
 static = Blueprint("console_static", __name__, static_folder="static", static_url_path="/console/static")
 csrf = CSRFProtect()
 CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; script-src 'self'; "

@@ -9,6 +9,7 @@ from web.console import words
 
 NAV: tuple[tuple[str, str], ...] = (
     ("dashboard_page.index", words.N_("Dashboard")),
+    ("members_page.index", words.N_("Members")),
     ("campaigns_page.index", words.N_("Campaigns")),
     ("pos.page", words.N_("Till")),
     ("activity_page.index", words.N_("Activity")),
