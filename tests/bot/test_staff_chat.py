@@ -17,7 +17,7 @@ from channels.base import render_text
 from rewards import catalog, earning, members, redemption
 from rewards.codes import display
 from rewards.events import PointsEarned
-from rewards.models import Campaign, OutboxMessage, Program, Purchase
+from rewards.models import Campaign, Code, OutboxMessage, Program, Purchase
 from rewards.program.config_staff import Staff
 from rewards.program.programs import config_of, sync_program
 
@@ -203,6 +203,14 @@ def test_redeem_a_code_once_then_refused(sessions, program, cashier) -> None:  #
     cashier.now += timedelta(minutes=1)
     assert "Refused: that code was already used (2026-03-02 10:00 EST)." in cashier.send(f"/redeem {code}")
     assert "No code ABCD-EFGH-JKMNP" in cashier.send("/redeem ABCD-EFGH-JKMNP")
+
+
+def test_a_code_staff_cancelled_is_refused_in_chat(sessions, program, cashier) -> None:  # type: ignore[no-untyped-def]
+    customer(sessions, program, "+15550000102")
+    code = _code_for(sessions, program, "+15550000102")
+    with sessions.begin() as session:
+        redemption.cancel(session, session.scalars(select(Code).where(Code.code == code)).one(), T0, "staff:ann")
+    assert "Refused: that code was cancelled." in cashier.send(f"/redeem {code}")
 
 
 def test_redeem_with_a_reward_number_is_the_cashiers_own_redemption(sessions, program, cashier) -> None:  # type: ignore[no-untyped-def]
