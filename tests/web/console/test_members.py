@@ -97,7 +97,7 @@ def test_a_member_is_found_by_phone_as_dialled_or_with_country_by_code_and_by_na
     assert listed(owner, q="BEN") == [ben]
     assert listed(owner, q="ben_") == [] and listed(owner, q="b%") == []  # LIKE's wildcards are plain text
     assert listed(owner, q="Zed") == []
-    assert "No member matches" in owner.get("/members?q=Zed").get_data(as_text=True)
+    assert "No member matches “Zed”." in owner.get("/members?q=Zed").get_data(as_text=True)
     assert len(listed(owner)) == 5
 
 
@@ -120,7 +120,7 @@ def test_the_list_sorts_by_balance_last_visit_and_join_date_and_pages(console: S
     assert pages == [by["balance"][:2], by["balance"][2:4], by["balance"][4:]]
     first = manager.get("/members?sort=balance&page=1").get_data(as_text=True)
     last = manager.get("/members?sort=balance&page=3").get_data(as_text=True)
-    assert 'rel="next"' in first and 'rel="prev"' not in first
+    assert 'rel="next"' in first and 'rel="prev"' not in first and "<span>Page 1</span>" in first
     assert 'rel="prev"' in last and 'rel="next"' not in last
 
 
@@ -158,7 +158,8 @@ def test_the_member_page_shows_what_the_database_holds(console: Shop) -> None:
     assert f"<dd>{tier}</dd>" in page and BEN in page
     for entry in entries:
         assert entry.reason in page
-    assert code_text in page and "Free coffee" in page and "Cancel code" in page
+    assert code_text in page and "Free coffee" in page and f'aria-label="Cancel code {code_text}"' in page
+    assert f"<dd>{tier}</dd>" in page
     assert re.search(r"<td>web( <span[^<]*</span>)?</td>", page), "Ben's web chat is not listed"
     assert manager.get("/members/NOSUCHCODE").status_code == 404
 

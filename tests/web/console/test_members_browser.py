@@ -1,6 +1,7 @@
 """The members pages in a real browser (Chromium through Playwright, tests/web/browser.py),
 on a phone and a desktop window: an owner signs in, finds Ben, opens his page, adjusts his
-points with a reason and sees the new balance; neither page scrolls sideways. The keyboard
+points with a reason and sees the new balance; neither page scrolls sideways, and each passes the
+audit of tests/web/browser.py (labels, contrast, no text over text). The keyboard
 alone gets from the search field to the results. Every wait is Playwright's own."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, expect, launched, no_horizontal_scroll, serving
+from browser import DESKTOP, PHONE, audit, expect, launched, serving
 from conftest import PASSWORD, add_user
 from support import migrated_sqlite_url
 from test_api import Shop, _settings
@@ -59,12 +60,12 @@ def test_an_owner_finds_ben_and_adjusts_his_points(chromium: Any, served: tuple[
     results = page.locator("table.members tbody tr")
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("+15550000002")
-    no_horizontal_scroll(page)
+    audit(page)
 
     page.get_by_role("link", name=code).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ben")
     expect(page.locator("#balance")).to_have_text(f"{balance:,}")
-    no_horizontal_scroll(page)
+    audit(page)
 
     page.get_by_label("Points (negative to take off)").fill("25")
     reason = page.get_by_label("Reason (the member's history keeps it)")
@@ -73,5 +74,5 @@ def test_an_owner_finds_ben_and_adjusts_his_points(chromium: Any, served: tuple[
     expect(page.locator("p.ok")).to_have_text(f"Adjusted by +25 points: the balance is now {balance + 25:,}.")
     expect(page.locator("#balance")).to_have_text(f"{balance + 25:,}")
     expect(page.get_by_role("cell", name="birthday cake on the house")).to_be_visible()
-    no_horizontal_scroll(page)
+    audit(page)
     page.close()
