@@ -76,7 +76,7 @@ def matching(session: Session, program_id: int, search: Search) -> list[Any]:
     of a name find, each through its own index (a UNION, which every planner reads as the
     index look-ups it is; an OR beside ORDER BY ... LIMIT may be read as a walk of the whole
     sort index instead)."""
-    text = search.text.strip()[:MAX_QUERY]
+    text = "".join(ch for ch in search.text if ch.isprintable()).strip()[:MAX_QUERY]  # no NUL for PostgreSQL
     if not text:
         return []
     mine = Member.program_id == program_id

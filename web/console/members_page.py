@@ -163,7 +163,7 @@ def _refused(error: LoyaltyError) -> str:
 @staff_page(*ROLES)
 def adjust(visit: Visit, code: str) -> Any:
     member = _member(visit, code)
-    reason = request.form.get("reason", "").strip()[:MAX_REASON]
+    reason = "".join(ch for ch in request.form.get("reason", "") if ch.isprintable()).strip()[:MAX_REASON]
     try:
         points = int(request.form.get("points", "").strip())
     except ValueError:
