@@ -226,15 +226,15 @@ def console_pngs(folder: Path, dashboard_out: Path, till_out: Path) -> None:
             desk.goto(f"{base}/dashboard?days=90")
             desk.screenshot(path=str(dashboard_out), full_page=False)
             # The till, on a phone: the owner's session; one of Ben's rewards as a code.
-            code = subprocess.run(["loyalty", "redeem", BEN, "free-coffee"], env=env, cwd=folder, check=True,
-                                  capture_output=True, text=True).stdout
-            found = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}|[A-Z0-9]{12,13}", code)
+            said = subprocess.run(["loyalty", "chat", "--as", BEN], input="rewards\n1\nyes\n", env=env, cwd=folder,
+                                  check=True, capture_output=True, text=True).stdout
+            found = re.search(r"Show this code at the counter: ([A-Z0-9-]+)\.", said)
             phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
             phone.context.add_cookies(desk.context.cookies())
             phone.set_default_timeout(60_000)
             phone.goto(f"{base}/pos")
             if found:
-                phone.get_by_label("Code").fill(found.group(0))
+                phone.get_by_role("textbox", name="Code", exact=True).fill(found.group(1))
                 phone.get_by_role("button", name="Check").click()
                 phone.locator("#confirm").scroll_into_view_if_needed()
             phone.screenshot(path=str(till_out))
