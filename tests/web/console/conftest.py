@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from support import migrated_sqlite_url
-from test_api import Shop, _settings
+from test_api import Shop, _settings, any_shop, shop  # noqa: F401 - fixtures: the same shop on both databases
 
 from rewards import staff as staff_users
 from web.app import create_app
@@ -58,3 +58,10 @@ def console(tmp_path: Path) -> Iterator[Shop]:
     yield made
     made.audit()
     made.rt.engine.dispose()
+
+
+@pytest.fixture
+def any_console(any_shop: Shop) -> Shop:  # noqa: F811 - the fixture imported above, by name
+    """The console's demo shop on SQLite and (when LOYALTY_TEST_POSTGRES_URL is set) in a
+    fresh PostgreSQL schema: tests/web/test_api.py's ``any_shop``."""
+    return any_shop

@@ -6,9 +6,7 @@ a cashier may not open any of it; a form without its CSRF token is refused."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +14,7 @@ import pytest
 from conftest import csrf_token, email_of, post_form, sign_in
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_schema_url
-from test_api import BEN, Shop, _settings
+from test_api import BEN, Shop
 
 from rewards import members
 from rewards.models import (
@@ -29,8 +26,6 @@ from rewards.models import (
     StaffActivity,
     StaffUser,
 )
-from web import database
-from web.app import create_app
 
 PHONES = [f"+1555000000{n}" for n in range(1, 6)]  # the demo's members
 STAFF_PHONE = "+15550009999"  # not a member
@@ -56,27 +51,6 @@ def reachable(shop: Shop) -> None:
             session.add(Identity(program_id=shop.program_id, channel="web", address=phone, member_id=member.id,
                                  first_seen_at=now, last_seen_at=now, marketing_opt_out=phone == "+15550000004"))
             member.marketing_consent = phone != "+15550000003"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    """The console's demo shop on SQLite and (when LOYALTY_TEST_POSTGRES_URL is set) in a
-    fresh PostgreSQL schema, as tests/web/test_api.py's ``any_shop``."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("console")
-        return
-    if not POSTGRES_URL:
-        pytest.skip(NO_POSTGRES)
-    url, schema = postgres_schema_url()
-    app = create_app(_settings(url, tmp_path))
-    try:
-        database.upgrade(app.extensions["loyalty"].engine)
-        made = Shop(app)
-        yield made
-        made.audit()
-    finally:
-        app.extensions["loyalty"].engine.dispose()
-        drop_postgres_schema(schema)
 
 
 def cli_figure(output: str, label: str) -> int:

@@ -8,47 +8,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from conftest import csrf_token, post_form, sign_in
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema
-from test_api import BEN, CHLOE, Shop, _settings
+from test_api import BEN, CHLOE, Shop
 from test_chat_page import Browser
 
 from rewards import members
 from rewards.models import Code, LedgerEntry, Member, OutboxMessage, StaffActivity
-from web import database
-from web.app import create_app
 from web.console import members_page
 
 ROW = re.compile(r'<a href="/members/([0-9A-Z]+)">')
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    """The console's shop on SQLite and (with LOYALTY_TEST_POSTGRES_URL) in a PostgreSQL
-    schema of its own: the searches lean on each database's indexes."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("console")
-        return
-    if not POSTGRES_URL:
-        pytest.skip(NO_POSTGRES)
-    from support import postgres_schema_url
-
-    url, schema = postgres_schema_url()
-    app = create_app(_settings(url, tmp_path))
-    try:
-        database.upgrade(app.extensions["loyalty"].engine)
-        made = Shop(app)
-        yield made
-        made.audit()
-    finally:
-        app.extensions["loyalty"].engine.dispose()
-        drop_postgres_schema(schema)
 
 
 def member_code(shop: Shop, phone: str) -> str:
