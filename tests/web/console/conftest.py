@@ -65,3 +65,21 @@ def any_console(any_shop: Shop) -> Shop:  # noqa: F811 - the fixture imported ab
     """The console's demo shop on SQLite and (when LOYALTY_TEST_POSTGRES_URL is set) in a
     fresh PostgreSQL schema: tests/web/test_api.py's ``any_shop``."""
     return any_shop
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium for a module's browser tests (tests/web/browser.py)."""
+    from browser import launched  # skips the module when there is no Chromium
+
+    with launched() as browser:
+        yield browser
+
+
+@pytest.fixture
+def served(console: Shop) -> Iterator[tuple[Shop, str]]:
+    """The console's shop over HTTP with its sender running: (shop, base URL)."""
+    from browser import serving
+
+    with serving(console.app) as base:
+        yield console, base

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, audit, expect, launched, serving
+from browser import DESKTOP, PHONE, audit, expect, serving
 from conftest import PASSWORD, add_user
 from support import migrated_sqlite_url
 from test_api import Shop, _settings
@@ -19,12 +19,6 @@ from test_campaigns import cli_figure, reachable
 from web.app import create_app
 
 WAIT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture

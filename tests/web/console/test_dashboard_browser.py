@@ -9,17 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, expect, launched, no_horizontal_scroll, serving
+from browser import DESKTOP, PHONE, expect, no_horizontal_scroll, serving
 from conftest import PASSWORD, add_user
 from metrics_program import StoryShop, story_shop
 
 PERIOD = "from=2026-03-01&to=2026-03-07"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture

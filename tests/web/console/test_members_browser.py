@@ -5,37 +5,16 @@ audit of tests/web/browser.py (labels, contrast, no text over text). The keyboar
 alone gets from the search field to the results. Every wait is Playwright's own."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, audit, expect, launched, serving
+from browser import DESKTOP, PHONE, audit, expect
 from conftest import PASSWORD, add_user
-from support import migrated_sqlite_url
-from test_api import Shop, _settings
+from test_api import Shop
 
 from rewards import members
-from web.app import create_app
 
 WAIT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched() as browser:
-        yield browser
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Shop, str]]:
-    shop = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / "members.db"), tmp_path)))
-    try:
-        with serving(shop.app) as base:
-            yield shop, base
-    finally:
-        shop.audit()
-        shop.rt.engine.dispose()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, audit, launched, serving
+from browser import DESKTOP, PHONE, audit, serving
 from conftest import PASSWORD, add_user
 from support import migrated_sqlite_url
 from test_api import Shop, _settings
@@ -17,12 +17,6 @@ from test_api import Shop, _settings
 from rewards.staff import ROLES
 from web.app import create_app
 from web.console import menu
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -2,38 +2,17 @@
 first page; on a phone and on a desktop, no page scrolls sideways."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, expect, launched, no_horizontal_scroll, serving
+from browser import DESKTOP, PHONE, expect, no_horizontal_scroll
 from conftest import PASSWORD, add_user, email_of
 from flask import url_for
-from support import migrated_sqlite_url
-from test_api import Shop, _settings
+from test_api import Shop
 
-from web.app import create_app
 from web.console import menu
 
 CASHIER_PASSWORD = "the till's own password"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched() as browser:
-        yield browser
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Shop, str]]:
-    shop = Shop(create_app(_settings(migrated_sqlite_url(tmp_path / "users.db"), tmp_path)))
-    try:
-        with serving(shop.app) as base:
-            yield shop, base
-    finally:
-        shop.audit()
-        shop.rt.engine.dispose()
 
 
 def sign_in(page: Any, base: str, email: str, password: str) -> None:
