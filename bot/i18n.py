@@ -144,28 +144,35 @@ def compile_po(path: Path, language: str, domain: str = DOMAIN) -> Translations:
     return Translations(fp=buffer, domain=domain)
 
 
-def _pybabel(*args: str) -> None:
+def catalog_command(argv: list[str], *, module: str, domain: str, pot: str, locale_dir: str,
+                    extract: tuple[str, ...]) -> int:
+    """``python -m <module> extract|update|init LANG``: the pybabel commands with one
+    catalog's paths (relative to the repository root, the working directory, so the .pot's
+    locations stay portable); ``extract`` is what extraction reads and how. The bot's
+    catalog (``main`` below) and the console's (web/console/translate.py) both run it."""
     from babel.messages.frontend import CommandLineInterface
 
-    CommandLineInterface().run(["pybabel", "-q", *args])
+    def pybabel(*args: str) -> None:
+        CommandLineInterface().run(["pybabel", "-q", *args])
+
+    os.chdir(LOCALE_DIR.parent.parent)
+    command = argv[0] if argv else ""
+    if command in ("extract", "update"):
+        pybabel("extract", "--no-wrap", "--add-comments=Translators:", "--project=loyalty-bot", *extract, "-o", pot)
+    if command == "update":
+        pybabel("update", "--no-wrap", "--ignore-obsolete", "-D", domain, "-i", pot, "-d", locale_dir)
+    elif command == "init" and len(argv) == 2:
+        pybabel("init", "--no-wrap", "-D", domain, "-i", pot, "-d", locale_dir, "-l", argv[1])
+    elif command != "extract":
+        print(f"usage: python -m {module} extract | update | init LANG", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str]) -> int:
-    """``python -m bot.i18n extract|update|init LANG``: the pybabel commands, with this
-    project's paths and options, run from the repository root."""
-    os.chdir(LOCALE_DIR.parent.parent)  # relative paths keep the .pot's locations portable
-    pot, locale_dir = "bot/locale/messages.pot", "bot/locale"
-    command = argv[0] if argv else ""
-    if command in ("extract", "update"):
-        _pybabel("extract", "--no-wrap", "--add-comments=Translators:", "--project=loyalty-bot", "-o", pot, "bot")
-    if command == "update":
-        _pybabel("update", "--no-wrap", "--ignore-obsolete", "-D", DOMAIN, "-i", pot, "-d", locale_dir)
-    elif command == "init" and len(argv) == 2:
-        _pybabel("init", "--no-wrap", "-D", DOMAIN, "-i", pot, "-d", locale_dir, "-l", argv[1])
-    elif command != "extract":
-        print("usage: python -m bot.i18n extract | update | init LANG", file=sys.stderr)
-        return 2
-    return 0
+    """``python -m bot.i18n extract|update|init LANG``."""
+    return catalog_command(argv, module="bot.i18n", domain=DOMAIN, pot="bot/locale/messages.pot",
+                           locale_dir="bot/locale", extract=("bot",))
 
 
 if __name__ == "__main__":
