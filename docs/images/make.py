@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html import escape
 from pathlib import Path
 
@@ -38,6 +40,25 @@ def environment(folder: Path) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def served(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """`loyalty serve --port 0` in ``folder``: its base URL, read from the banner's first
+    line; stopped afterwards."""
+    server = subprocess.Popen(["loyalty", "serve", "--port", "0", "--no-clock"], env=env, cwd=folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if m := re.match(r"serving on (http://\S+)", line):
+                break
+        else:
+            raise SystemExit("loyalty serve stopped before it served: " + line)
+        yield m.group(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 # --- the /chat page ------------------------------------------------------------------
 
 
@@ -45,41 +66,28 @@ def chat_png(folder: Path, out: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     env = environment(folder)
-    server = subprocess.Popen(["loyalty", "serve", "--port", "0", "--no-clock"], env=env, cwd=folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert server.stdout is not None
-        for line in server.stdout:  # the banner's first line names the port
-            if m := re.match(r"serving on (http://\S+)", line):
-                base = m.group(1)
-                break
-        else:
-            raise SystemExit("loyalty serve stopped before it served: " + line)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-            page.set_default_timeout(15_000)
-            page.goto(f"{base}/chat")
-            page.fill("#phone", BEN)
-            page.click("#who button")
-            expect(page.locator("#text")).to_be_enabled()
-            page.fill("#text", "rewards")
-            page.press("#text", "Enter")
-            page.get_by_role("button", name="Free coffee: 500 pts").click()
-            page.locator(".msg.bot .buttons").last.get_by_role("button", name="Yes").click()
-            qr = page.locator("img.qr").last
-            expect(qr).to_be_visible()
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
-            qr.scroll_into_view_if_needed()
-            marks = [page.locator("#phone"), page.locator(".msg.bot .buttons").last,
-                     page.locator(".msg.bot").last, qr]
-            boxes = [m.bounding_box() for m in marks]
-            shot = folder / "chat-raw.png"
-            page.screenshot(path=str(shot))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with served(folder, env) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/chat")
+        page.fill("#phone", BEN)
+        page.click("#who button")
+        expect(page.locator("#text")).to_be_enabled()
+        page.fill("#text", "rewards")
+        page.press("#text", "Enter")
+        page.get_by_role("button", name="Free coffee: 500 pts").click()
+        page.locator(".msg.bot .buttons").last.get_by_role("button", name="Yes").click()
+        qr = page.locator("img.qr").last
+        expect(qr).to_be_visible()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+        qr.scroll_into_view_if_needed()
+        marks = [page.locator("#phone"), page.locator(".msg.bot .buttons").last,
+                 page.locator(".msg.bot").last, qr]
+        boxes = [m.bounding_box() for m in marks]
+        shot = folder / "chat-raw.png"
+        page.screenshot(path=str(shot))
+        browser.close()
     annotate(shot, boxes, out, [
         "The number you type is who you are: +15550000002 is Ben, a demo member with points.",
         "Menus are buttons: pressing one sends what it says.",
@@ -205,43 +213,30 @@ def console_pngs(folder: Path, dashboard_out: Path, till_out: Path) -> None:
     subprocess.run(["loyalty", "demo", "--busy"], env=env, cwd=folder, check=True, capture_output=True)
     subprocess.run(["loyalty", "users", "create", "owner@bean-there.example", "--role", "owner"], env=env, cwd=folder,
                    input="correct horse battery\n", text=True, check=True, capture_output=True)
-    server = subprocess.Popen(["loyalty", "serve", "--port", "0", "--no-clock"], env=env, cwd=folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert server.stdout is not None
-        for line in server.stdout:
-            if m := re.match(r"serving on (http://\S+)", line):
-                base = m.group(1)
-                break
-        else:
-            raise SystemExit("loyalty serve stopped before it served: " + line)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            desk = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
-            desk.set_default_timeout(60_000)
-            desk.goto(f"{base}/login")
-            desk.get_by_label("Email").fill("owner@bean-there.example")
-            desk.get_by_label("Password").fill("correct horse battery")
-            desk.get_by_role("button", name="Sign in").click()
-            desk.goto(f"{base}/dashboard?days=90")
-            desk.screenshot(path=str(dashboard_out), full_page=False)
-            # The till, on a phone: the owner's session; one of Ben's rewards as a code.
-            said = subprocess.run(["loyalty", "chat", "--as", BEN], input="rewards\n1\nyes\n", env=env, cwd=folder,
-                                  check=True, capture_output=True, text=True).stdout
-            found = re.search(r"Show this code at the counter: ([A-Z0-9-]+)\.", said)
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-            phone.context.add_cookies(desk.context.cookies())
-            phone.set_default_timeout(60_000)
-            phone.goto(f"{base}/pos")
-            if found:
-                phone.get_by_role("textbox", name="Code", exact=True).fill(found.group(1))
-                phone.get_by_role("button", name="Check").click()
-                phone.locator("#confirm").scroll_into_view_if_needed()
-            phone.screenshot(path=str(till_out))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with served(folder, env) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        desk = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+        desk.set_default_timeout(60_000)
+        desk.goto(f"{base}/login")
+        desk.get_by_label("Email").fill("owner@bean-there.example")
+        desk.get_by_label("Password").fill("correct horse battery")
+        desk.get_by_role("button", name="Sign in").click()
+        desk.goto(f"{base}/dashboard?days=90")
+        desk.screenshot(path=str(dashboard_out), full_page=False)
+        # The till, on a phone: the owner's session; one of Ben's rewards as a code.
+        said = subprocess.run(["loyalty", "chat", "--as", BEN], input="rewards\n1\nyes\n", env=env, cwd=folder,
+                              check=True, capture_output=True, text=True).stdout
+        found = re.search(r"Show this code at the counter: ([A-Z0-9-]+)\.", said)
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.context.add_cookies(desk.context.cookies())
+        phone.set_default_timeout(60_000)
+        phone.goto(f"{base}/pos")
+        if found:
+            phone.get_by_role("textbox", name="Code", exact=True).fill(found.group(1))
+            phone.get_by_role("button", name="Check").click()
+            phone.locator("#confirm").scroll_into_view_if_needed()
+        phone.screenshot(path=str(till_out))
+        browser.close()
 
 
 def main() -> None:
