@@ -21,9 +21,10 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from werkzeug.datastructures import MultiDict
 
 from rewards import catalog
+from rewards import staff as staff_users
 from rewards.errors import InvalidInput, LoyaltyError, NotFound
 from rewards.models import Campaign
-from rewards.phones import mask, parse_phone
+from rewards.phones import mask
 from rewards.promotions import audiences, campaigns
 from rewards.promotions.campaign_stats import Counts, counts
 from rewards.promotions.eligibility import Preview, Rules, preview
@@ -205,14 +206,14 @@ def _my_phone(visit: Visit, form: MultiDict[str, str]) -> str:
     theirs), else the one saved. ``InvalidInput`` on the field "my_phone"."""
     typed = _text(form, "my_phone")[:40]
     if typed:
+        before = visit.staff.phone
         try:
-            phone = parse_phone(typed, visit.config.phone_region)
+            staff_users.set_phone(visit.staff, typed, visit.config.phone_region)  # as /account saves it
         except InvalidInput as error:
             raise InvalidInput(str(error), field="my_phone") from None
-        if phone != visit.staff.phone:
-            visit.staff.phone = phone
+        if visit.staff.phone != before:
             visit.log("account_phone", phone="set")
-        return phone
+        return visit.staff.phone  # type: ignore[return-value]  # typed was not empty
     if not visit.staff.phone:
         raise InvalidInput(_("Type your phone number to send yourself a test."), field="my_phone")
     return visit.staff.phone
