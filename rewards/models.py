@@ -156,6 +156,9 @@ class Member(Base):
         Index("ix_members_program_balance", "program_id", "balance", "id"),
         Index("ix_members_program_last_activity", "program_id", "last_activity_at", "id"),
         Index("ix_members_program_joined_id", "program_id", "joined_at", "id"),
+        # Members who deleted their data in a day (the figures' running total), and the
+        # members left by tier, from the index alone (migration 0023).
+        Index("ix_members_program_deleted", "program_id", "deleted_at", "tier_id"),
         Index("ix_members_program_name", "program_id", func.lower(text("name")).label("name_lower"),
               postgresql_ops={"name_lower": "text_pattern_ops"}),
     )
@@ -191,7 +194,11 @@ class Identity(Base):
     """
 
     __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("program_id", "channel", "address"),)
+    __table_args__ = (
+        UniqueConstraint("program_id", "channel", "address"),
+        # Members by channel, from the index alone (rewards/metrics/, migration 0023).
+        Index("ix_identities_program_channel_member", "program_id", "channel", "member_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
@@ -247,6 +254,8 @@ class Purchase(Base):
         # The clock's survey job reads the purchases of the last day (migration 0011); the
         # dashboard's figures read a period's from the index alone (migration 0021).
         Index("ix_purchases_program_created", "program_id", "created_at", "member_id", "amount_minor", "refunded_at"),
+        # Refunds since a summary was made, which its reader takes out (migration 0023).
+        Index("ix_purchases_program_refunded", "program_id", "refunded_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -431,9 +440,75 @@ class MemberDay(Base):
 
     __tablename__ = "member_days"
 
+    __table_args__ = (Index("ix_member_days_member_day", "member_id", "day"),)  # one member's days (migration 0023)
+
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+
+
+class MetricDay(Base):
+    """One closed local day's additive figures (rewards/metrics/summaries.py), filled by
+    the clock so that a period reads a row a day instead of the day's events. Purchases
+    count as kept when not refunded before ``cutoff``: the reader takes out those refunded
+    since. A write dated in the past (``loyalty demo --busy``) deletes the rows from its
+    day on (``summaries.forget``), and the clock fills them again."""
+
+    __tablename__ = "metric_days"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    cutoff: Mapped[datetime]
+    new_members: Mapped[int] = mapped_column(Integer)
+    deleted_members: Mapped[int] = mapped_column(Integer)
+    referred: Mapped[int] = mapped_column(Integer)  # new members who came with an invitation
+    purchases: Mapped[int] = mapped_column(Integer)
+    sales_minor: Mapped[int] = mapped_column(BigInteger)
+    earned: Mapped[int] = mapped_column(BigInteger)
+    redeemed: Mapped[int] = mapped_column(BigInteger)
+    returned: Mapped[int] = mapped_column(BigInteger)
+    refunded: Mapped[int] = mapped_column(BigInteger)
+    expired: Mapped[int] = mapped_column(BigInteger)
+    adjusted: Mapped[int] = mapped_column(BigInteger)
+    nps_responses: Mapped[int] = mapped_column(Integer)
+    nps_promoters: Mapped[int] = mapped_column(Integer)
+    nps_detractors: Mapped[int] = mapped_column(Integer)
+    rewards: Mapped[dict[str, Any]] = mapped_column(JSON)  # reward id -> [codes issued, points]
+
+
+class MetricCohorts(Base):
+    """The monthly cohort table for the complete months ``first_month`` on, ``months`` of
+    them (rewards/metrics/cohorts.py), as the clock read it at ``cutoff``. Its reader reads
+    it again from the purchases when one of those months had a purchase refunded since."""
+
+    __tablename__ = "metric_cohorts"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    first_month: Mapped[date] = mapped_column(Date, primary_key=True)
+    months: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cutoff: Mapped[datetime]
+    rows: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"cohorts": [[month, members, [shares...]], ...]}
+
+
+class MetricWindow(Base):
+    """The figures that count members, not events, for the closed local days ``start`` to
+    ``end``, beside the days from ``prev_start`` to the day before ``start`` (retention).
+    Filled by the clock for the windows the dashboard's periods need today; the reader adds
+    today's members and takes out refunds since ``cutoff`` member by member."""
+
+    __tablename__ = "metric_windows"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    start: Mapped[date] = mapped_column(Date, primary_key=True)
+    end: Mapped[date] = mapped_column(Date, primary_key=True)
+    prev_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    cutoff: Mapped[datetime]
+    purchasers: Mapped[int] = mapped_column(Integer)
+    repeat_purchasers: Mapped[int] = mapped_column(Integer)
+    previous_purchasers: Mapped[int] = mapped_column(Integer)
+    retained: Mapped[int] = mapped_column(Integer)
+    active: Mapped[int] = mapped_column(Integer)
+    referrers: Mapped[int] = mapped_column(Integer)
 
 
 class ChannelHealth(Base):

@@ -2,6 +2,7 @@
 
 - campaigns: every minute (a campaign due at 10:00 leaves by 10:01);
 - survey: every 10 minutes (the question goes out ``survey_after_hours`` after a purchase);
+- metrics: every 10 minutes, the figures' summaries of the days that ended (rewards/metrics/summaries.py);
 - privacy: every minute (a data export or a deletion's confirmation is erased from the
   outbox within a minute of being sent; older records after ``[privacy]
   message_retention_days``);
@@ -41,10 +42,11 @@ log = logging.getLogger("loyalty.clock")
 
 CAMPAIGN_MINUTES = 1
 SURVEY_MINUTES = 10
+METRICS_MINUTES = 10
 PRIVACY_MINUTES = 1
 # How late a job may still start (the process was busy or suspended); later, it waits for
 # its next time. Coalesced: several missed times run once.
-GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "privacy": 5 * 60, "daily": 12 * 3600}
+GRACE_SECONDS = {"campaigns": 5 * 60, "survey": 30 * 60, "metrics": 30 * 60, "privacy": 5 * 60, "daily": 12 * 3600}
 LOCK_CLASS = 0x4C4F59  # "LOY": the advisory lock's first key
 # Its second: the program in its schema, so deployments sharing a database (one schema
 # each, where program ids repeat) do not hold each other's lock.
@@ -145,6 +147,7 @@ class Clock:
         for name, trigger in (
             ("campaigns", IntervalTrigger(minutes=CAMPAIGN_MINUTES, timezone=zone)),
             ("survey", IntervalTrigger(minutes=SURVEY_MINUTES, timezone=zone)),
+            ("metrics", IntervalTrigger(minutes=METRICS_MINUTES, timezone=zone)),
             ("privacy", IntervalTrigger(minutes=PRIVACY_MINUTES, timezone=zone)),
             ("daily", CronTrigger(hour=hour, minute=minute, timezone=zone)),
         ):
@@ -163,6 +166,8 @@ class Clock:
             return (jobs.run_surveys,)
         if name == "privacy":
             return (jobs.run_privacy,)
+        if name == "metrics":
+            return (jobs.run_metrics,)
         if name == "daily":
             return jobs.DAILY
         raise ValueError(f"no clock job {name!r}")
@@ -214,14 +219,14 @@ class Clock:
         return results
 
     def run_all(self) -> list[JobResult]:
-        return [result for name in ("campaigns", "survey", "privacy", "daily") for result in self.run(name)]
+        return [result for name in ("campaigns", "survey", "privacy", "metrics", "daily") for result in self.run(name)]
 
     def start(self) -> None:
         """Schedule the jobs, and run the daily ones and the campaigns once now: a clock that
         was down at ``run_at`` catches up at once instead of a day late (every job is
         idempotent, so a day that already ran does nothing more)."""
         self.scheduler.start()
-        for name in ("campaigns", "daily"):
+        for name in ("campaigns", "metrics", "daily"):
             self.scheduler.add_job(self.run, "date", args=[name], id=f"{name}-at-start", name=f"{name} (at start)",
                                    misfire_grace_time=GRACE_SECONDS[name])
 

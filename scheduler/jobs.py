@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from rewards import earning, erasure, ledger, members, redemption, surveys, tiers
 from rewards.errors import Inconsistent
 from rewards.events import Birthday, PointsExpired, PointsExpiring, SurveyQuestion, WinBack
+from rewards.metrics import summaries
 from rewards.models import Member, Program
 from rewards.program.config import ProgramConfig
 from rewards.program.programs import config_of
@@ -306,6 +307,17 @@ def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetim
         result.looked_at += totals.looked_at
         result.queued += totals.queued
     return result
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+def run_metrics(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str]) -> JobResult:
+    """Sum up the closed days and the windows today's periods read (rewards/metrics/summaries.py),
+    so the dashboard, ``loyalty metrics``, the API and ``/stats`` read a row a day. Idempotent."""
+    config = _config(sessions, program_id)
+    filled = summaries.fill(sessions, program_id, ZoneInfo(config.timezone), now)
+    return JobResult("metrics", looked_at=filled.total, changed=filled.total)
 
 
 # --- privacy --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from rewards import earning, members, redemption, referrals, surveys
 from rewards.errors import LoyaltyError
+from rewards.metrics import summaries
 from rewards.models import Member, Program, Reward
 from rewards.program.config import ProgramConfig
 
@@ -107,6 +108,8 @@ def add_history(session: Session, program: Program, config: ProgramConfig, now: 
         if later < now:
             order += 1
             heapq.heappush(queue, (later, order, "visit", number))
+    # The figures' summaries of those days did not see this past: the clock sums them up again.
+    summaries.forget(session, program.id, (now - timedelta(days=days + 2)).astimezone(zone).date())
     return history
 
 

@@ -5,13 +5,14 @@ each day opens where the one before closed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from rewards.metrics.figures import Points, ledger_by_day, outstanding_at
+from rewards.metrics.events import Points
 from rewards.metrics.periods import Period
+from rewards.metrics.summaries import Reader
 
 COLUMNS = ("date", "opening", "earned", "refunded", "redeemed", "returned", "expired", "adjusted", "closing")
 
@@ -29,14 +30,15 @@ class AccountingDay:
                 p.adjusted, self.closing)
 
 
-def points_by_day(session: Session, program_id: int, zone: str, start: date, end: date) -> list[AccountingDay]:
-    period = Period(start, end, ZoneInfo(zone))
-    moved = ledger_by_day(session, program_id, period, session.get_bind().dialect.name)
-    balance = outstanding_at(session, program_id, period.begins)
+def points_by_day(session: Session, program_id: int, zone: str, start: date, end: date, now: datetime,
+                  *, summaries: bool = True) -> list[AccountingDay]:
+    tz = ZoneInfo(zone)
+    reader = Reader(session, program_id, tz, now, summaries)
+    period = Period(start, end, tz)
+    _members, balance = reader.held_before(start)
     out = []
-    for day in period.dates():
-        p = moved.get(day, Points())
-        closing = balance + p.earned - p.refunded - p.redeemed + p.returned - p.expired + p.adjusted
-        out.append(AccountingDay(day, balance, p, closing))
+    for day, totals in reader.days(period).items():
+        closing = balance + totals.points.net
+        out.append(AccountingDay(day, balance, totals.points, closing))
         balance = closing
     return out

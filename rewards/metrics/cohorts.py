@@ -1,19 +1,27 @@
 """The monthly cohort table: members grouped by the local month of their first purchase
 (refunded purchases left out), and for each later month the share of them who purchased
-in it. Only the months shown are read: a member is in a cohort when they had no purchase
-before the first month shown."""
+in it. Complete months only: a month still going on would show its cohorts as leaving.
+Only the months shown are read: a member is in a cohort when they had no purchase before
+the first month shown.
+
+Six months of purchases are many rows at a busy shop, so the clock keeps the table of the
+six complete months before today (``metric_cohorts``, with ``summaries.fill``); it is read
+from the purchases again when a purchase of those months was refunded since."""
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session
 
+from rewards.metrics.events import kept, refunded_since
 from rewards.metrics.periods import midnight
-from rewards.models import Purchase
+from rewards.models import MetricCohorts, Purchase
+
+MONTHS = 6  # the dashboard's table
 
 
 @dataclass(frozen=True)
@@ -29,17 +37,52 @@ def month_starts(last: date, months: int) -> list[date]:
     return [date(i // 12, i % 12 + 1, 1) for i in range(index - months + 1, index + 2)]
 
 
-def cohorts(session: Session, program_id: int, zone: str, last: date, months: int = 6) -> list[Cohort]:
+def last_complete_month(last: date, today: date) -> date:
+    """A day of the last month that is over, ``last``'s own or the one before."""
+    next_month = month_starts(last, 1)[-1]
+    return last if next_month <= today else next_month.replace(day=1) - timedelta(days=32)
+
+
+def cohorts(session: Session, program_id: int, zone: str, last: date, today: date, months: int = MONTHS,
+            *, summaries: bool = True) -> list[Cohort]:
+    """The table for ``months`` complete months, ending with ``last``'s month if it is over
+    by ``today``, else the month before."""
     tz = ZoneInfo(zone)
-    starts = month_starts(last, months)
+    starts = month_starts(last_complete_month(last, today), months)
+    if summaries:
+        row = session.get(MetricCohorts, (program_id, starts[0], months))
+        if row is not None and not refunded_since(session, program_id, row.cutoff, midnight(starts[0], tz),
+                                                  midnight(starts[-1], tz)):
+            return [Cohort(date.fromisoformat(m), n, shares) for m, n, shares in row.rows["cohorts"]]
+    return read(session, program_id, tz, starts)
+
+
+def fill(session: Session, program_id: int, zone: str, today: date, cutoff: datetime) -> MetricCohorts | None:
+    """The table the dashboard shows ``today``, read as of ``cutoff``, unless the one kept
+    is still true. Returns the row to write, if any."""
+    tz = ZoneInfo(zone)
+    starts = month_starts(last_complete_month(today, today), MONTHS)
+    row = session.get(MetricCohorts, (program_id, starts[0], MONTHS))
+    if row is not None and not refunded_since(session, program_id, row.cutoff, midnight(starts[0], tz),
+                                              midnight(starts[-1], tz)):
+        return None
+    table = read(session, program_id, tz, starts, kept_at=cutoff)
+    return MetricCohorts(program_id=program_id, first_month=starts[0], months=MONTHS, cutoff=cutoff,
+                         rows={"cohorts": [[c.month.isoformat(), c.members, c.shares] for c in table]})
+
+
+def read(session: Session, program_id: int, tz: ZoneInfo, starts: list[date],
+         kept_at: datetime | None = None) -> list[Cohort]:
+    """The table for the months beginning at ``starts`` (and ending before the last), from the purchases."""
+    months = len(starts) - 1
     edges = [midnight(d, tz) for d in starts]
     month = case(*((Purchase.created_at < edge, i) for i, edge in enumerate(edges[1:])), else_=months)
-    kept = and_(Purchase.program_id == program_id, Purchase.refunded_at.is_(None))
+    counted = and_(Purchase.program_id == program_id, kept(kept_at))
     # Who bought before the first month shown: read from the purchases' time index alone,
     # once, rather than asked for each purchase shown.
-    earlier = set(session.scalars(select(Purchase.member_id).distinct().where(kept, Purchase.created_at < edges[0])))
+    earlier = set(session.scalars(select(Purchase.member_id).distinct().where(counted, Purchase.created_at < edges[0])))
     bought = (select(Purchase.member_id, month.label("month"))
-              .where(kept, Purchase.created_at >= edges[0], Purchase.created_at < edges[-1]).subquery())
+              .where(counted, Purchase.created_at >= edges[0], Purchase.created_at < edges[-1]).subquery())
     rows = session.execute(select(bought.c.member_id, bought.c.month).distinct())
     months_of: dict[int, set[int]] = defaultdict(set)
     for member_id, index in rows:

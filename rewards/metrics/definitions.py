@@ -41,5 +41,5 @@ DEFINITIONS: dict[str, str] = {
     "members.by_channel": "Members by the channels they have written from (Telegram, WhatsApp, SMS, web chat);"
                           " a member on two channels counts in both.",
     "cohorts": "Members by the month of their first purchase, and the share of them who purchased in each later"
-               " month.",
+               " month, for the six complete months up to the period's end (a month still going on is left out).",
 }

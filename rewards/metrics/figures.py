@@ -1,9 +1,10 @@
 """``compute``: the figures of a period and of the period of the same length before it,
 the daily series the charts draw, and ``to_json`` with the keys the API documents.
 
-Every figure is read from the rows of its period through an index (the ledger by program
-and time, purchases by program and time...), so a 30-day period reads 30 days, whatever
-the program's age. How each is computed is said once, in ``definitions.DEFINITIONS``.
+The figures come from the clock's summaries of closed days (``summaries.py``) and, for
+today and whatever the clock has not summed up yet, from the events themselves
+(``events.py``), so a period reads a row a day and today's events, whatever the size of
+the program. How each is computed is said once, in ``definitions.DEFINITIONS``.
 Deleted members: their purchases, points and days stay in the figures of the days they
 happened; they leave ``members.total`` the day they deleted their data.
 """
@@ -17,58 +18,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from rewards.metrics.periods import Buckets, Period, choose
-from rewards.models import (
-    Campaign,
-    CampaignRun,
-    Code,
-    Identity,
-    LedgerEntry,
-    Member,
-    MemberDay,
-    Purchase,
-    Referral,
-    Reward,
-    Survey,
-    Tier,
-)
+from rewards.metrics.events import DayTotals, Points, within
+from rewards.metrics.periods import Period, choose
+from rewards.metrics.summaries import Reader
+from rewards.models import Campaign, CampaignRun, Identity, Member, Reward, Tier
 from rewards.program.config import ProgramConfig
 from rewards.promotions.campaign_stats import counts
 
-EARNED_KINDS = ("purchase", "visit", "join", "birthday", "referral", "survey", "bonus")
-# ledger kind -> the accounting column it adds to (its amount's sign as it is)
-COLUMNS = {**dict.fromkeys(EARNED_KINDS, "earned"), "redeem": "redeemed", "code_return": "returned",
-           "reversal": "refunded", "expire": "expired", "forfeit": "expired", "adjust": "adjusted"}
-# Purchases that count: not refunded (a refund after the period takes it out of the period too).
-_KEPT = Purchase.refunded_at.is_(None)
+__all__ = ["Metrics", "Points", "compute", "for_period", "ratio"]
 
 
 def ratio(part: int | Decimal, whole: int | Decimal) -> float | None:
     """part / whole to four decimals; None when there is nothing to divide by."""
     return None if not whole else round(float(Decimal(part) / Decimal(whole)), 4)
-
-
-@dataclass
-class Points:
-    earned: int = 0
-    redeemed: int = 0  # positive: points taken by redemptions
-    returned: int = 0
-    refunded: int = 0  # positive: points taken back
-    expired: int = 0  # positive
-    adjusted: int = 0  # signed
-    outstanding: int = 0
-    opening: int = 0
-
-    def add(self, kind: str, amount: int) -> None:
-        column = COLUMNS[kind]
-        setattr(self, column, getattr(self, column) + (amount if column in ("earned", "returned", "adjusted") else -amount))
-
-    @property
-    def redemption_rate(self) -> float | None:
-        return ratio(self.redeemed - self.returned, self.earned)
 
 
 @dataclass
@@ -91,7 +56,6 @@ class Figures:
     nps_detractors: int = 0
     nps_responses: int = 0
     points: Points = field(default_factory=Points)
-    buyers: set[int] = field(default_factory=set, repr=False)  # members with a purchase
 
     @property
     def nps_score(self) -> float | None:
@@ -109,22 +73,11 @@ class Figures:
 
 
 @dataclass
-class Day:
-    """One local day of the charts."""
-
-    day: date
-    new_members: int = 0
-    purchases: int = 0
-    sales_minor: int = 0
-    points: Points = field(default_factory=Points)
-
-
-@dataclass
 class Metrics:
     config: ProgramConfig
     current: Figures
     previous: Figures
-    days: list[Day]
+    days: list[DayTotals]
     rewards: list[dict[str, Any]]
     campaigns: list[dict[str, Any]]
     by_tier: dict[str, int]
@@ -159,7 +112,7 @@ class Metrics:
             "points": {"earned": p.earned, "redeemed": p.redeemed, "returned": p.returned, "refunded": p.refunded,
                        "expired": p.expired, "adjusted": p.adjusted, "outstanding": p.outstanding,
                        "outstanding_value": self.outstanding_value(p.outstanding)},
-            "redemption_rate": p.redemption_rate,
+            "redemption_rate": ratio(p.redeemed - p.returned, p.earned),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -180,170 +133,64 @@ class Metrics:
 
 
 def compute(session: Session, program_id: int, config: ProgramConfig, start: date, end: date,
-            now: datetime) -> Metrics:
+            now: datetime, *, summaries: bool = True) -> Metrics:
     """The figures for the local dates ``start`` to ``end`` (inclusive) in the program's
-    time zone, beside the period of the same length before."""
+    time zone, beside the period of the same length before. ``summaries``: read the
+    clock's summaries where it made them (False: every figure from the events, which the
+    tests compare them with)."""
     if end < start:
         raise ValueError("the period ends before it starts")
-    period = Period(start, end, ZoneInfo(config.timezone))
-    dialect = session.get_bind().dialect.name
+    zone = ZoneInfo(config.timezone)
+    period = Period(start, end, zone)
     previous = period.previous()
-    current_figures, previous_figures = Figures(period), Figures(previous)
-    both = (previous_figures, current_figures)
-    _purchase_figures(session, program_id, period, both)
-    days = _day_figures(session, program_id, period, both, dialect)
+    reader = Reader(session, program_id, zone, now, summaries)
+    both = (Figures(previous), Figures(period))
+    span = Period(previous.start, period.end, zone)
+    days = reader.days(span)
+    members, held = reader.held_before(span.start)
     for f in both:
-        _member_figures(session, program_id, f)
-        _nps(session, program_id, f)
-    _outstanding(session, program_id, period, both)
-    return Metrics(
-        config, current_figures, previous_figures, days,
-        _rewards(session, program_id, period), _campaigns(session, program_id, config, period),
-        _by_tier(session, program_id), _by_channel(session, program_id),
-    )
-
-
-def _in(column: Any, period: Period) -> Any:
-    return and_(column >= period.begins, column < period.ends)
-
-
-def _purchase_figures(session: Session, program_id: int, period: Period, both: tuple[Figures, Figures]) -> None:
-    """Purchases, repeat purchasers and retention of both periods, from one read of the
-    purchases of three periods (the previous period's retention looks one further back):
-    each member's purchases in each period, grouped in SQL."""
-    earliest = period.previous().previous()
-    index = case((Purchase.created_at < both[0].period.begins, 0), (Purchase.created_at < period.begins, 1), else_=2)
-    rows = select(Purchase.member_id, index.label("p"), Purchase.amount_minor).where(
-        Purchase.program_id == program_id, Purchase.created_at >= earliest.begins, Purchase.created_at < period.ends,
-        _KEPT).subquery()
-    buyers: list[set[int]] = [set(), set(), set()]
-    for member_id, p, n, sales in session.execute(
-        select(rows.c.member_id, rows.c.p, func.count(), func.sum(rows.c.amount_minor)).group_by(rows.c.member_id, rows.c.p)
-    ):
-        buyers[p].add(member_id)
-        if p:
-            f = both[p - 1]
-            f.purchases += n
-            f.sales_minor += int(sales)
-            f.repeat_purchasers += n >= 2
-    for p, f in enumerate(both, start=1):
-        f.purchasers = len(buyers[p])
-        f.previous_purchasers = len(buyers[p - 1])
-        f.retained = len(buyers[p - 1] & buyers[p])
-        f.buyers = buyers[p]
-
-
-def _member_figures(session: Session, program_id: int, f: Figures) -> None:
-    period, m = f.period, Member
-    f.members_total = session.scalar(select(func.count()).where(
-        m.program_id == program_id, m.joined_at < period.ends, or_(m.deleted_at.is_(None), m.deleted_at >= period.ends),
-    )) or 0
-    f.members_referred = session.scalar(select(func.count()).where(
-        Referral.program_id == program_id, Referral.referee_id.is_not(None), _in(Referral.joined_at, period))) or 0
-    active = set(f.buyers)
-    active.update(session.scalars(select(Code.member_id).where(
-        Code.program_id == program_id, _in(Code.issued_at, period), Code.cost > 0)))
-    active.update(session.scalars(select(MemberDay.member_id).distinct().where(
-        MemberDay.program_id == program_id, MemberDay.day >= period.start, MemberDay.day <= period.end)))
-    f.members_active = len(active)
-    referrers = session.scalars(select(Referral.referrer_id).distinct().where(
-        Referral.program_id == program_id, Referral.referee_id.is_not(None), _in(Referral.joined_at, period)))
-    f.referrers = sum(1 for r in referrers if r in active)
-
-
-def _nps(session: Session, program_id: int, f: Figures) -> None:
-    for score, n in session.execute(
-        select(Survey.score, func.count())
-        .where(Survey.program_id == program_id, _in(Survey.answered_at, f.period)).group_by(Survey.score)
-    ):
-        f.nps_responses += n
-        f.nps_promoters += n if score >= 9 else 0
-        f.nps_detractors += n if score <= 6 else 0
-
-
-def _outstanding(session: Session, program_id: int, period: Period, both: tuple[Figures, Figures]) -> None:
-    """Points held at each period's start and end: today's balances less what was posted
-    since (the days already read, and whatever came after the period)."""
-    held = int(session.scalar(select(func.coalesce(func.sum(Member.balance), 0)).where(
-        Member.program_id == program_id)) or 0)
-    after = int(session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.program_id == program_id, LedgerEntry.created_at >= period.ends)) or 0)
-    closing = held - after
-    for f in reversed(both):
-        p = f.points
-        f.points.outstanding = closing
-        closing -= p.earned - p.refunded - p.redeemed + p.returned - p.expired + p.adjusted
-        f.points.opening = closing
-
-
-def outstanding_at(session: Session, program_id: int, instant: datetime) -> int:
-    """Points held at ``instant``: today's balances less what was posted since (the ledger
-    read from ``instant`` on, not from the beginning)."""
-    held = session.scalar(select(func.coalesce(func.sum(Member.balance), 0)).where(Member.program_id == program_id))
-    since = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.program_id == program_id, LedgerEntry.created_at >= instant))
-    return int(held or 0) - int(since or 0)
-
-
-def _day_figures(session: Session, program_id: int, period: Period, both: tuple[Figures, Figures],
-                 dialect: str) -> list[Day]:
-    """New members and points moved in each day of both periods (one read of each, grouped
-    by quarter hour in SQL); the period totals are the sums of their days. Purchases a day
-    for the current period's charts."""
-    span = Period(both[0].period.start, period.end, period.zone)
-    days = {d: Day(d) for d in span.dates()}
-    buckets = Buckets(span, dialect)
-    day_of = buckets.day_of
-    joined = select(buckets.of(Member.joined_at).label("b")).where(
-        Member.program_id == program_id, _in(Member.joined_at, span)).subquery()
-    for n_bucket, n in session.execute(select(joined.c.b, func.count()).group_by(joined.c.b)):
-        days[day_of[n_bucket]].new_members += n
-    bought = select(buckets.of(Purchase.created_at).label("b"), Purchase.amount_minor).where(
-        Purchase.program_id == program_id, _in(Purchase.created_at, period), _KEPT).subquery()
-    for n_bucket, n, sales in session.execute(
-        select(bought.c.b, func.count(), func.sum(bought.c.amount_minor)).group_by(bought.c.b)
-    ):
-        day = days[day_of[n_bucket]]
-        day.purchases += n
-        day.sales_minor += int(sales)
-    for d, points in ledger_by_day(session, program_id, span, dialect, buckets).items():
-        days[d].points = points
-    for f in both:
+        f.points.opening = held
         for d in f.period.dates():
             day = days[d]
+            members += day.new_members - day.deleted_members
+            held += day.points.net
             f.members_new += day.new_members
-            for column in ("earned", "redeemed", "returned", "refunded", "expired", "adjusted"):
-                setattr(f.points, column, getattr(f.points, column) + getattr(day.points, column))
-    return [days[d] for d in period.dates()]
-
-
-def ledger_by_day(session: Session, program_id: int, period: Period, dialect: str,
-                  buckets: Buckets | None = None) -> dict[date, Points]:
-    """The ledger's movements of each local day of the period, by accounting column."""
-    out: dict[date, Points] = defaultdict(Points)
-    buckets = buckets or Buckets(period, dialect)
-    moved = select(buckets.of(LedgerEntry.created_at).label("b"), LedgerEntry.kind, LedgerEntry.amount).where(
-        LedgerEntry.program_id == program_id, _in(LedgerEntry.created_at, period)).subquery()
-    for n_bucket, kind, amount in session.execute(
-        select(moved.c.b, moved.c.kind, func.sum(moved.c.amount)).group_by(moved.c.b, moved.c.kind)
-    ):
-        out[buckets.day_of[n_bucket]].add(kind, int(amount))
-    return out
-
-
-def _rewards(session: Session, program_id: int, period: Period) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Reward.slug, Reward.name, func.count(), func.sum(Code.cost))
-        .join(Reward, Reward.id == Code.reward_id)
-        .where(Code.program_id == program_id, _in(Code.issued_at, period), Code.cost > 0)
-        .group_by(Reward.slug, Reward.name).order_by(func.count().desc(), Reward.slug)
+            f.members_referred += day.referred
+            f.purchases += day.purchases
+            f.sales_minor += day.sales_minor
+            f.nps_responses += day.nps_responses
+            f.nps_promoters += day.nps_promoters
+            f.nps_detractors += day.nps_detractors
+            f.points.add_points(day.points)
+        f.members_total, f.points.outstanding = members, held
+        counts = reader.window(f.period)
+        f.purchasers, f.repeat_purchasers = counts.purchasers, counts.repeat_purchasers
+        f.previous_purchasers, f.retained = counts.previous_purchasers, counts.retained
+        f.members_active, f.referrers = counts.active, counts.referrers
+    shown = [days[d] for d in period.dates()]
+    return Metrics(
+        config, both[1], both[0], shown, _rewards(session, program_id, shown),
+        _campaigns(session, program_id, config, period), _by_tier(session, program_id), _by_channel(session, program_id),
     )
-    return [{"reward": slug, "name": name, "redeemed": n, "points": int(points)} for slug, name, n, points in rows]
+
+
+def _rewards(session: Session, program_id: int, days: list[DayTotals]) -> list[dict[str, Any]]:
+    issued: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for day in days:
+        for reward_id, (n, points) in day.rewards.items():
+            issued[reward_id][0] += n
+            issued[reward_id][1] += points
+    if not issued:
+        return []
+    names = {r.id: (r.slug, r.name) for r in session.scalars(select(Reward).where(Reward.id.in_(list(issued))))}
+    rows = [{"reward": names[i][0], "name": names[i][1], "redeemed": n, "points": points}
+            for i, (n, points) in issued.items()]
+    return sorted(rows, key=lambda r: (-r["redeemed"], r["reward"]))
 
 
 def _campaigns(session: Session, program_id: int, config: ProgramConfig, period: Period) -> list[dict[str, Any]]:
     sent = select(CampaignRun.campaign_id).where(CampaignRun.program_id == program_id,
-                                                 _in(CampaignRun.started_at, period))
+                                                 within(CampaignRun.started_at, period))
     out = []
     for campaign in session.scalars(select(Campaign).where(Campaign.id.in_(sent)).order_by(Campaign.id)):
         c = counts(session, campaign, config.promotions.conversion_days)
@@ -353,27 +200,31 @@ def _campaigns(session: Session, program_id: int, config: ProgramConfig, period:
 
 
 def _by_tier(session: Session, program_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(Tier.name, func.count(Member.id)).select_from(Member).outerjoin(Tier, Tier.id == Member.tier_id)
-        .where(Member.program_id == program_id, Member.deleted_at.is_(None)).group_by(Tier.name)
-    )
-    return {name or "-": n for name, n in sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))}
-
+    """Members (not deleted) by tier, counted from the members' deletion-and-tier index."""
+    counted = dict(session.execute(
+        select(Member.tier_id, func.count()).where(Member.program_id == program_id, Member.deleted_at.is_(None))
+        .group_by(Member.tier_id)).all())
+    names = dict(session.execute(select(Tier.id, Tier.name).where(Tier.id.in_([t for t in counted if t is not None]))).all())
+    by_name: dict[str, int] = defaultdict(int)
+    for tier_id, n in counted.items():
+        by_name[names[tier_id] if tier_id is not None else "-"] += n
+    return {name: by_name[name] for name in sorted(by_name, key=lambda name: (name == "-", name))}
 
 
 def _by_channel(session: Session, program_id: int) -> dict[str, int]:
+    """Members by channel: a deleted member's identities are deleted with their data, so
+    the identities' own index says it."""
     rows = session.execute(
         select(Identity.channel, func.count(distinct(Identity.member_id)))
-        .join(Member, Member.id == Identity.member_id)
-        .where(Identity.program_id == program_id, Member.deleted_at.is_(None)).group_by(Identity.channel)
+        .where(Identity.program_id == program_id, Identity.member_id.is_not(None)).group_by(Identity.channel)
     )
-    return dict(sorted(rows))
+    return dict(sorted(rows.all()))
 
 
 def for_period(session: Session, program_id: int, config: ProgramConfig, now: datetime, *,
                days: int | str | None = None, start: str | date | None = None,
-               end: str | date | None = None) -> Metrics:
+               end: str | date | None = None, summaries: bool = True) -> Metrics:
     """``compute`` for a period as a surface receives it (see ``periods.choose``)."""
     today = now.astimezone(ZoneInfo(config.timezone)).date()
     first, last = choose(today, days, start, end)
-    return compute(session, program_id, config, first, last, now)
+    return compute(session, program_id, config, first, last, now, summaries=summaries)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,11 +27,11 @@ class Period:
     end: date  # inclusive, local
     zone: ZoneInfo
 
-    @property
+    @cached_property
     def begins(self) -> datetime:
         return midnight(self.start, self.zone)
 
-    @property
+    @cached_property
     def ends(self) -> datetime:
         """The instant after the period: the next day's midnight."""
         return midnight(self.end + timedelta(days=1), self.zone)

@@ -63,6 +63,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("read_only"):
+            # A long read (the clock summing up the figures): a plain BEGIN, which in WAL
+            # mode lets writers go on meanwhile.
+            connection.connection.dbapi_connection.execute("BEGIN")
+            return
         begin_immediate(connection)
 
 

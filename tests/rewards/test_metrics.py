@@ -49,7 +49,7 @@ def test_the_days_add_up_to_the_period(session: Session, program: Program, demo_
     assert by_date["2026-03-07"]["new_members"] == 1  # E, at 23:30 in New York
     assert by_date["2026-03-02"]["purchases"] == 1 and by_date["2026-03-03"]["purchases"] == 1
 
-    rows = points_by_day(session, program.id, demo_config.timezone, story.START, story.END)
+    rows = points_by_day(session, program.id, demo_config.timezone, story.START, story.END, story.NOW)
     assert rows[0].opening == 250 and rows[-1].closing == story.EXPECTED["points.outstanding"]
     for before, after in zip(rows, rows[1:], strict=False):
         assert before.closing == after.opening
@@ -74,10 +74,13 @@ def test_a_period_with_nothing_in_it_has_no_rates(session: Session, program: Pro
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
 def test_cohorts_by_month_of_first_purchase(session: Session, program: Program, demo_config: ProgramConfig) -> None:
     story.build(session, program, demo_config)
-    table = cohorts(session, program.id, demo_config.timezone, date(2026, 3, 31), months=2)
+    table = cohorts(session, program.id, demo_config.timezone, date(2026, 3, 31), date(2026, 4, 2), months=2)
     # February: A and B first bought; in March A bought again. March: C (D's was refunded).
     assert [(c.month, c.members, c.shares) for c in table] == [
         (date(2026, 2, 1), 2, [1.0, 0.5]), (date(2026, 3, 1), 1, [1.0])]
+    # While March goes on, the table ends with February: a month not over would look like leaving.
+    going_on = cohorts(session, program.id, demo_config.timezone, date(2026, 3, 31), story.NOW.date(), months=2)
+    assert [(c.month, c.members, c.shares) for c in going_on] == [(date(2026, 2, 1), 2, [1.0])]
 
 
 def test_each_definition_is_said_in_the_same_words_in_the_docs() -> None:

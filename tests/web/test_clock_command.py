@@ -33,7 +33,7 @@ def test_the_daily_jobs_run_at_program_time_across_a_daylight_saving_change(sess
     madrid = Clock(sessions, program.id, "Europe/Madrid", (7, 30), ["terminal"])
     assert madrid.next_times(utc("2026-03-29T00:00:00"))["daily"] == utc("2026-03-29T05:30:00")  # CEST already
     jobs = {job.id: job for job in clock.scheduler.get_jobs()}
-    assert set(jobs) == {"campaigns", "survey", "privacy", "daily"}
+    assert set(jobs) == {"campaigns", "survey", "privacy", "metrics", "daily"}
     assert all(job.coalesce and job.max_instances == 1 and job.misfire_grace_time for job in jobs.values())
 
 

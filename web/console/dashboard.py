@@ -137,7 +137,7 @@ def index(visit: Visit) -> Any:
     result = metrics.to_json()
     period = result["period"]
     table = cohorts(visit.session, visit.program.id, visit.config.timezone, date.fromisoformat(period["to"]),
-                    COHORT_MONTHS)
+                    visit.now.astimezone(ZoneInfo(visit.config.timezone)).date(), COHORT_MONTHS)
     return render_template(
         "console/dashboard.html", result=result, cards=cards(result, visit.config.currency),
         charts=_charts(metrics, result), cohorts=table, heat=_heat, error=error,
@@ -163,7 +163,7 @@ def points_csv(visit: Visit) -> Any:
         first, last = choose(today, None, request.args.get("from") or None, request.args.get("to") or None)
     except InvalidInput as refused:
         return Response(str(refused) + "\n", status=422, mimetype="text/plain")
-    rows = accounting.points_by_day(visit.session, visit.program.id, visit.config.timezone, first, last)
+    rows = accounting.points_by_day(visit.session, visit.program.id, visit.config.timezone, first, last, visit.now)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(accounting.COLUMNS)

@@ -1,0 +1,280 @@
+"""The figures read from the events themselves (members joining, purchases, the ledger,
+codes, survey answers, member days): what the clock's summaries hold for closed days
+(rewards/metrics/summaries.py), and what the figures read live for today, for a day the
+clock has not summarised yet, or for a window it did not keep.
+
+Additive figures come a local day at a time (``day_totals``: grouped in SQL by bucket, see
+``periods.Buckets``). The figures that count members rather than events (purchasers,
+repeat purchasers, retention, active members, referrers) come a window at a time
+(``window_counts``), or member by member for the few members whose standing a summary
+did not see yet (``member_rows`` and ``MemberRows.counts``).
+
+``kept_at``: a purchase counts unless it was refunded; given an instant, unless it was
+refunded before that instant (what a summary made then saw). None: refunded at all.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from rewards.metrics.periods import Buckets, Period
+from rewards.models import Code, LedgerEntry, Member, MemberDay, Purchase, Referral, Survey
+
+EARNED_KINDS = ("purchase", "visit", "join", "birthday", "referral", "survey", "bonus")
+# ledger kind -> the accounting column it adds to (its amount's sign as it is)
+COLUMNS = {**dict.fromkeys(EARNED_KINDS, "earned"), "redeem": "redeemed", "code_return": "returned",
+           "reversal": "refunded", "expire": "expired", "forfeit": "expired", "adjust": "adjusted"}
+POINT_COLUMNS = ("earned", "redeemed", "returned", "refunded", "expired", "adjusted")
+CHUNK = 5_000  # members a query names at once
+
+
+def kept(kept_at: datetime | None) -> Any:
+    """The purchases that count: not refunded (by ``kept_at``, when given)."""
+    if kept_at is None:
+        return Purchase.refunded_at.is_(None)
+    return or_(Purchase.refunded_at.is_(None), Purchase.refunded_at >= kept_at)
+
+
+def within(column: Any, period: Period) -> Any:
+    return and_(column >= period.begins, column < period.ends)
+
+
+@dataclass
+class Points:
+    earned: int = 0
+    redeemed: int = 0  # positive: points taken by redemptions
+    returned: int = 0
+    refunded: int = 0  # positive: points taken back
+    expired: int = 0  # positive
+    adjusted: int = 0  # signed
+    outstanding: int = 0
+    opening: int = 0
+
+    def add(self, kind: str, amount: int) -> None:
+        column = COLUMNS[kind]
+        setattr(self, column, getattr(self, column) + (amount if column in ("earned", "returned", "adjusted") else -amount))
+
+    def add_points(self, other: Points) -> None:
+        for column in POINT_COLUMNS:
+            setattr(self, column, getattr(self, column) + getattr(other, column))
+
+    @property
+    def net(self) -> int:
+        """What the movements did to the points held."""
+        return self.earned - self.refunded - self.redeemed + self.returned - self.expired + self.adjusted
+
+
+@dataclass
+class DayTotals:
+    """One local day's additive figures."""
+
+    day: date
+    new_members: int = 0
+    deleted_members: int = 0
+    referred: int = 0  # new members who came with an invitation
+    purchases: int = 0
+    sales_minor: int = 0
+    points: Points = field(default_factory=Points)
+    nps_responses: int = 0
+    nps_promoters: int = 0
+    nps_detractors: int = 0
+    rewards: dict[int, list[int]] = field(default_factory=dict)  # reward id -> [codes issued, points]
+
+
+def day_totals(session: Session, program_id: int, span: Period, kept_at: datetime | None = None) -> dict[date, DayTotals]:
+    """Every local day of ``span``, read from the events: one grouped read a table."""
+    days = {d: DayTotals(d) for d in span.dates()}
+    buckets = Buckets(span, session.get_bind().dialect.name)
+    day_of = buckets.day_of
+
+    def grouped(column: Any, *rest: Any, where: Any) -> Iterable[Any]:
+        rows = select(buckets.of(column).label("b"), *rest).where(where).subquery()
+        extra = [rows.c[c.key] for c in rest]
+        return session.execute(select(rows.c.b, *extra, func.count()).group_by(rows.c.b, *extra))
+
+    for b, n in grouped(Member.joined_at, where=and_(Member.program_id == program_id, within(Member.joined_at, span))):
+        days[day_of[b]].new_members += n
+    for b, n in grouped(Member.deleted_at, where=and_(Member.program_id == program_id, within(Member.deleted_at, span))):
+        days[day_of[b]].deleted_members += n
+    for b, n in grouped(Referral.joined_at, where=and_(Referral.program_id == program_id, Referral.referee_id.is_not(None),
+                                                       within(Referral.joined_at, span))):
+        days[day_of[b]].referred += n
+    for b, score, n in grouped(Survey.answered_at, Survey.score,
+                               where=and_(Survey.program_id == program_id, within(Survey.answered_at, span))):
+        day = days[day_of[b]]
+        day.nps_responses += n
+        day.nps_promoters += n if score >= 9 else 0
+        day.nps_detractors += n if score <= 6 else 0
+    bought = select(buckets.of(Purchase.created_at).label("b"), Purchase.amount_minor).where(
+        Purchase.program_id == program_id, within(Purchase.created_at, span), kept(kept_at)).subquery()
+    for b, n, sales in session.execute(
+        select(bought.c.b, func.count(), func.sum(bought.c.amount_minor)).group_by(bought.c.b)
+    ):
+        day = days[day_of[b]]
+        day.purchases += n
+        day.sales_minor += int(sales)
+    moved = select(buckets.of(LedgerEntry.created_at).label("b"), LedgerEntry.kind, LedgerEntry.amount).where(
+        LedgerEntry.program_id == program_id, within(LedgerEntry.created_at, span)).subquery()
+    for b, kind, amount in session.execute(
+        select(moved.c.b, moved.c.kind, func.sum(moved.c.amount)).group_by(moved.c.b, moved.c.kind)
+    ):
+        days[day_of[b]].points.add(kind, int(amount))
+    issued = select(buckets.of(Code.issued_at).label("b"), Code.reward_id, Code.cost).where(
+        Code.program_id == program_id, within(Code.issued_at, span), Code.cost > 0).subquery()
+    for b, reward_id, n, cost in session.execute(
+        select(issued.c.b, issued.c.reward_id, func.count(), func.sum(issued.c.cost)).group_by(issued.c.b, issued.c.reward_id)
+    ):
+        counted = days[day_of[b]].rewards.setdefault(reward_id, [0, 0])
+        counted[0] += n
+        counted[1] += int(cost)
+    return days
+
+
+def held_between(session: Session, program_id: int, begins: datetime | None, ends: datetime) -> tuple[int, int]:
+    """(members joined less members deleted, points posted) from ``begins`` (None: ever) to ``ends``."""
+    def since(column: Any) -> Any:
+        return column < ends if begins is None else and_(column >= begins, column < ends)
+
+    joined = session.scalar(select(func.count()).where(Member.program_id == program_id, since(Member.joined_at))) or 0
+    left = session.scalar(select(func.count()).where(Member.program_id == program_id, since(Member.deleted_at))) or 0
+    points = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.program_id == program_id, since(LedgerEntry.created_at))) or 0
+    return joined - left, int(points)
+
+
+@dataclass
+class WindowCounts:
+    """What counts members in a window: see ``MemberRows.counts`` for each one's share."""
+
+    purchasers: int = 0
+    repeat_purchasers: int = 0
+    previous_purchasers: int = 0  # in the window of the same length before
+    retained: int = 0  # of those, the ones who purchased in this window too
+    active: int = 0
+    referrers: int = 0  # active members whose invited friend joined in the window
+
+    FIELDS = ("purchasers", "repeat_purchasers", "previous_purchasers", "retained", "active", "referrers")
+
+    def shift(self, shares: tuple[int, ...], sign: int) -> None:
+        for name, share in zip(self.FIELDS, shares, strict=True):
+            setattr(self, name, getattr(self, name) + sign * share)
+
+
+def window_counts(session: Session, program_id: int, window: Period, previous: Period | None = None,
+                  kept_at: datetime | None = None) -> WindowCounts:
+    """Read from the events: each member's purchases in the window and the ``previous``
+    days (by default, as many days just before), grouped in SQL; the members with a reward
+    code or a message day in the window; the referrers."""
+    previous = previous or window.previous()
+    p = case((Purchase.created_at < window.begins, 0), else_=1)
+    rows = select(Purchase.member_id, p.label("p")).where(
+        Purchase.program_id == program_id, Purchase.created_at >= previous.begins, Purchase.created_at < window.ends,
+        kept(kept_at)).subquery()
+    buyers: tuple[set[int], set[int]] = (set(), set())
+    out = WindowCounts()
+    for member_id, period, n in session.execute(
+        select(rows.c.member_id, rows.c.p, func.count()).group_by(rows.c.member_id, rows.c.p)
+    ):
+        buyers[period].add(member_id)
+        if period:
+            out.repeat_purchasers += n >= 2
+    out.purchasers, out.previous_purchasers = len(buyers[1]), len(buyers[0])
+    out.retained = len(buyers[0] & buyers[1])
+    active = set(buyers[1])
+    active.update(session.scalars(select(Code.member_id).where(
+        Code.program_id == program_id, within(Code.issued_at, window), Code.cost > 0)))
+    active.update(session.scalars(select(MemberDay.member_id).distinct().where(
+        MemberDay.program_id == program_id, MemberDay.day >= window.start, MemberDay.day <= window.end)))
+    out.active = len(active)
+    referrers = session.scalars(select(Referral.referrer_id).distinct().where(
+        Referral.program_id == program_id, Referral.referee_id.is_not(None), within(Referral.joined_at, window)))
+    out.referrers = sum(1 for r in referrers if r in active)
+    return out
+
+
+@dataclass
+class MemberRows:
+    """One member's events that a window's counts depend on."""
+
+    purchases: list[tuple[datetime, datetime | None]] = field(default_factory=list)  # (made, refunded) from the window before on
+    codes: list[datetime] = field(default_factory=list)  # issued in the window, at a cost
+    days: list[date] = field(default_factory=list)  # wrote to us, in the window
+    invited: list[datetime] = field(default_factory=list)  # a friend of theirs joined, in the window
+
+    def counts(self, window: Period, until: datetime, last_day: date, kept_at: datetime | None) -> tuple[int, ...]:
+        """This member's share of each ``WindowCounts`` figure (0 or 1), from what happened
+        before ``until`` (``last_day`` for message days), purchases kept as of ``kept_at``."""
+        def counts_as_kept(refunded: datetime | None) -> bool:
+            return refunded is None or (kept_at is not None and refunded >= kept_at)
+
+        before = now = 0
+        begins = window.begins
+        for made, refunded in self.purchases:
+            if made < until and counts_as_kept(refunded):
+                if made < begins:
+                    before += 1
+                else:
+                    now += 1
+        active = now > 0 or any(at < until for at in self.codes) or any(d <= last_day for d in self.days)
+        referrer = active and any(at < until for at in self.invited)
+        return (int(now >= 1), int(now >= 2), int(before >= 1), int(before >= 1 and now >= 1), int(active), int(referrer))
+
+
+def member_rows(session: Session, program_id: int, members: Iterable[int], window: Period) -> dict[int, MemberRows]:
+    """The events of ``members`` that ``window``'s counts depend on, a chunk of them at a time."""
+    out: dict[int, MemberRows] = defaultdict(MemberRows)
+    previous = window.previous()
+    ids = sorted(set(members))
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        for member_id, made, refunded in session.execute(select(
+            Purchase.member_id, Purchase.created_at, Purchase.refunded_at,
+        ).where(
+            Purchase.member_id.in_(chunk), Purchase.created_at >= previous.begins, Purchase.created_at < window.ends,
+        )):
+            out[member_id].purchases.append((made, refunded))
+        for member_id, issued in session.execute(select(Code.member_id, Code.issued_at).where(
+            Code.member_id.in_(chunk), within(Code.issued_at, window), Code.cost > 0,
+        )):
+            out[member_id].codes.append(issued)
+        for member_id, day in session.execute(select(MemberDay.member_id, MemberDay.day).where(
+            MemberDay.member_id.in_(chunk), MemberDay.day >= window.start, MemberDay.day <= window.end,
+        )):
+            out[member_id].days.append(day)
+        for member_id, joined in session.execute(select(Referral.referrer_id, Referral.joined_at).where(
+            Referral.referrer_id.in_(chunk), Referral.referee_id.is_not(None), within(Referral.joined_at, window),
+        )):
+            out[member_id].invited.append(joined)
+    return out
+
+
+def members_with_events(session: Session, program_id: int, span: Period) -> set[int]:
+    """Every member whose standing in a window can change because of what happened in
+    ``span``: who purchased, took a reward, wrote, or whose friend joined."""
+    found: set[int] = set()
+    found.update(session.scalars(select(Purchase.member_id).where(
+        Purchase.program_id == program_id, within(Purchase.created_at, span))))
+    found.update(session.scalars(select(Code.member_id).where(
+        Code.program_id == program_id, within(Code.issued_at, span), Code.cost > 0)))
+    found.update(session.scalars(select(MemberDay.member_id).where(
+        MemberDay.program_id == program_id, MemberDay.day >= span.start, MemberDay.day <= span.end)))
+    found.update(session.scalars(select(Referral.referrer_id).where(
+        Referral.program_id == program_id, Referral.referee_id.is_not(None), within(Referral.joined_at, span))))
+    return found
+
+
+def refunded_since(session: Session, program_id: int, since: datetime, made_from: datetime,
+                   made_before: datetime) -> list[tuple[int, datetime, datetime, int]]:
+    """Purchases made in [made_from, made_before) and refunded at or after ``since``:
+    (member, when made, when refunded, amount). Read by the refunds' time index alone (a
+    handful since the last summary), the time made compared here."""
+    return [row for row in session.execute(select(
+        Purchase.member_id, Purchase.created_at, Purchase.refunded_at, Purchase.amount_minor,
+    ).where(Purchase.program_id == program_id, Purchase.refunded_at >= since))
+        if made_from <= row[1] < made_before]

@@ -1,0 +1,243 @@
+"""The clock's summaries of closed days, and how the figures read them.
+
+- ``metric_days``: one row for each closed local day from the program's first, with that
+  day's additive figures (``events.DayTotals``). A period sums its days' rows; the days
+  after the last row (today, always) are read from the events.
+- ``metric_cohorts``: the monthly cohort table of the six complete months before today
+  (``cohorts.py``), read again from the purchases when one of them was refunded since.
+- ``metric_windows``: the figures that count members (purchasers, repeat purchasers,
+  retention, active members, referrers), for the windows today's periods of 1, 7, 30 and
+  90 days need: the closed days of "the last N days" and the whole N days before them.
+  The reader adds the members who did something today, member by member.
+
+Exact, not estimated: a summary made at ``cutoff`` counted a purchase as kept unless it
+was refunded before then, and the reader takes out, day by day and member by member, the
+purchases refunded since (read from the refunds' time index; a handful). A day is summed
+up only ``MARGIN`` after it ended, so no event of it is still being written. What is
+written later with a past date (``loyalty demo --busy``) calls ``forget`` from its first
+day on, and the clock sums those days up again. A test compares every figure read this
+way with the same figures read from the events alone.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from rewards.metrics import cohorts, events
+from rewards.metrics.events import DayTotals, Points, WindowCounts
+from rewards.metrics.periods import Period, midnight
+from rewards.models import Member, MetricCohorts, MetricDay, MetricWindow
+
+MARGIN = timedelta(minutes=10)  # a day is summed up this long after it ended
+WINDOW_DAYS = (1, 7, 30, 90)  # the periods kept ready: /stats's today and week, the dashboard's choices
+DAYS_A_TRANSACTION = 31
+
+
+# --- writing (the clock) -----------------------------------------------------------------
+
+
+def forget(session: Session, program_id: int, since: date) -> None:
+    """Events were written dated ``since`` or later after those days were summed up: drop
+    the summaries that include them, for the clock to make again."""
+    session.execute(delete(MetricDay).where(MetricDay.program_id == program_id, MetricDay.day >= since))
+    session.execute(delete(MetricWindow).where(MetricWindow.program_id == program_id, MetricWindow.end >= since))
+    session.execute(delete(MetricCohorts).where(MetricCohorts.program_id == program_id))
+
+
+def last_closed_day(zone: ZoneInfo, now: datetime) -> date:
+    """The last local day that ended at least ``MARGIN`` ago."""
+    return (now - MARGIN).astimezone(zone).date() - timedelta(days=1)
+
+
+def needed_windows(today: date) -> list[tuple[date, date, date]]:
+    """(start, end, prev_start) of the windows today's periods of ``WINDOW_DAYS`` read:
+    the closed days of the last N days, and the N days before them."""
+    out = []
+    for n in WINDOW_DAYS:
+        if n > 1:
+            out.append((today - timedelta(days=n - 1), today - timedelta(days=1), today - timedelta(days=2 * n - 1)))
+        out.append((today - timedelta(days=2 * n - 1), today - timedelta(days=n), today - timedelta(days=3 * n - 1)))
+    return out
+
+
+@dataclass
+class Filled:
+    days: int = 0
+    windows: int = 0
+    cohorts: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.days + self.windows + self.cohorts
+
+
+def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: datetime) -> Filled:
+    """Sum up the closed days not summed up yet (from the program's first day, a month a
+    transaction) and the windows today's periods need. Each is read in a transaction that
+    does not hold SQLite's write lock, and written in a short one. Idempotent: a second
+    clock at the same moment writes nothing twice."""
+    done, cutoff = Filled(), now - MARGIN
+    last = last_closed_day(zone, now)
+    while True:
+        with reading(sessions) as session:
+            through = session.scalar(select(func.max(MetricDay.day)).where(MetricDay.program_id == program_id))
+            if through is None:
+                first = session.scalar(select(func.min(Member.joined_at)).where(Member.program_id == program_id))
+                if first is None:
+                    break
+                through = first.astimezone(zone).date() - timedelta(days=1)
+            if through >= last:
+                break
+            span = Period(through + timedelta(days=1), min(last, through + timedelta(days=DAYS_A_TRANSACTION)), zone)
+            totals = events.day_totals(session, program_id, span, kept_at=cutoff)
+        done.days += _write(sessions, [_day_row(program_id, t, cutoff) for t in totals.values()])
+    for start, end, prev_start in needed_windows(now.astimezone(zone).date()):
+        window = Period(start, end, zone)
+        if window.ends > cutoff:
+            continue
+        with reading(sessions) as session:
+            if session.get(MetricWindow, (program_id, start, end, prev_start)) is not None:
+                continue
+            counts = events.window_counts(session, program_id, window, Period(prev_start, start - timedelta(days=1), zone),
+                                          kept_at=cutoff)
+        row = MetricWindow(program_id=program_id, start=start, end=end, prev_start=prev_start, cutoff=cutoff,
+                           **{name: getattr(counts, name) for name in WindowCounts.FIELDS})
+        done.windows += _write(sessions, [row])
+    with reading(sessions) as session:
+        table = cohorts.fill(session, program_id, zone.key, cutoff.astimezone(zone).date(), cutoff)
+    if table is not None:
+        with sessions.begin() as session:
+            session.execute(delete(MetricCohorts).where(MetricCohorts.program_id == program_id,
+                                                        MetricCohorts.first_month == table.first_month,
+                                                        MetricCohorts.months == table.months))
+            session.add(table)
+        done.cohorts += 1
+    return done
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reading only: on SQLite a plain BEGIN, which lets writers go on
+    (every other transaction takes the write lock as it starts)."""
+    engine = sessions.kw["bind"]
+    with sessions(bind=engine.execution_options(read_only=True)) as session:
+        yield session
+        session.rollback()
+
+
+def _write(sessions: sessionmaker[Session], rows: list[MetricDay] | list[MetricWindow]) -> int:
+    try:
+        with sessions.begin() as session:
+            session.add_all(rows)
+    except IntegrityError:  # another clock wrote them first
+        return 0
+    return len(rows)
+
+
+def _day_row(program_id: int, t: DayTotals, cutoff: datetime) -> MetricDay:
+    p = t.points
+    return MetricDay(
+        program_id=program_id, day=t.day, cutoff=cutoff, new_members=t.new_members, deleted_members=t.deleted_members,
+        referred=t.referred, purchases=t.purchases, sales_minor=t.sales_minor, earned=p.earned, redeemed=p.redeemed,
+        returned=p.returned, refunded=p.refunded, expired=p.expired, adjusted=p.adjusted,
+        nps_responses=t.nps_responses, nps_promoters=t.nps_promoters, nps_detractors=t.nps_detractors,
+        rewards={str(k): v for k, v in t.rewards.items()},
+    )
+
+
+def _day_totals(row: MetricDay) -> DayTotals:
+    return DayTotals(
+        row.day, row.new_members, row.deleted_members, row.referred, row.purchases, row.sales_minor,
+        Points(row.earned, row.redeemed, row.returned, row.refunded, row.expired, row.adjusted),
+        row.nps_responses, row.nps_promoters, row.nps_detractors,
+        {int(k): list(v) for k, v in row.rewards.items()},
+    )
+
+
+# --- reading (the figures) ---------------------------------------------------------------
+
+
+def _runs(days: list[date]) -> list[list[date]]:
+    """Consecutive days together: [1, 2, 3, 7, 8] -> [[1, 2, 3], [7, 8]]."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and runs[-1][-1] + timedelta(days=1) == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+class Reader:
+    """The figures' days and windows: from the summaries where the clock made them (with
+    ``use``), else from the events."""
+
+    def __init__(self, session: Session, program_id: int, zone: ZoneInfo, now: datetime, use: bool = True) -> None:
+        self.session, self.program_id, self.zone, self.use = session, program_id, zone, use
+        self.today = now.astimezone(zone).date()
+
+    def days(self, span: Period) -> dict[date, DayTotals]:
+        """Every day of ``span``: the summed-up ones from their rows, less the purchases
+        refunded since; the rest from the events."""
+        rows = []
+        if self.use:
+            rows = list(self.session.scalars(select(MetricDay).where(
+                MetricDay.program_id == self.program_id, MetricDay.day >= span.start, MetricDay.day <= span.end)))
+        out = {row.day: _day_totals(row) for row in rows}
+        cutoffs = {row.day: row.cutoff for row in rows}
+        for run in _runs([d for d in span.dates() if d not in out]):
+            out.update(events.day_totals(self.session, self.program_id, Period(run[0], run[-1], self.zone)))
+        if rows:
+            first, last = min(cutoffs), max(cutoffs)
+            for _member, made, refunded, amount in events.refunded_since(
+                self.session, self.program_id, min(cutoffs.values()),
+                midnight(first, self.zone), midnight(last + timedelta(days=1), self.zone),
+            ):
+                day = made.astimezone(self.zone).date()
+                if day in cutoffs and refunded >= cutoffs[day]:
+                    out[day].purchases -= 1
+                    out[day].sales_minor -= amount
+        return {d: out[d] for d in span.dates()}
+
+    def held_before(self, day: date) -> tuple[int, int]:
+        """(members, points held) at the start of local ``day``: the summed-up days before
+        it, and the events since the last of them."""
+        through, members, points = None, 0, 0
+        if self.use:
+            through, members, points = self.session.execute(select(
+                func.max(MetricDay.day), func.coalesce(func.sum(MetricDay.new_members - MetricDay.deleted_members), 0),
+                func.coalesce(func.sum(MetricDay.earned - MetricDay.refunded - MetricDay.redeemed + MetricDay.returned
+                                       - MetricDay.expired + MetricDay.adjusted), 0),
+            ).where(MetricDay.program_id == self.program_id, MetricDay.day < day)).one()
+        begins = None if through is None else midnight(through + timedelta(days=1), self.zone)
+        more_members, more_points = events.held_between(self.session, self.program_id, begins, midnight(day, self.zone))
+        return int(members) + more_members, int(points) + more_points
+
+    def window(self, window: Period) -> WindowCounts:
+        """The member counts of ``window``: its closed days' summary, corrected member by
+        member for those who did something today or had a purchase refunded since."""
+        closed_end = min(window.end, self.today - timedelta(days=1))
+        row = None
+        if self.use and closed_end >= window.start:
+            row = self.session.get(MetricWindow, (self.program_id, window.start, closed_end,
+                                                  window.start - timedelta(days=window.days)))
+        if row is None:
+            return events.window_counts(self.session, self.program_id, window)
+        out = WindowCounts(**{name: getattr(row, name) for name in WindowCounts.FIELDS})
+        closed = Period(window.start, closed_end, self.zone)
+        changed = {member for member, _made, _refunded, _amount in events.refunded_since(
+            self.session, self.program_id, row.cutoff, window.previous().begins, closed.ends)}
+        if window.end > closed_end:
+            changed |= events.members_with_events(
+                self.session, self.program_id, Period(closed_end + timedelta(days=1), window.end, self.zone))
+        for rows in events.member_rows(self.session, self.program_id, changed, window).values():
+            out.shift(rows.counts(window, closed.ends, closed.end, row.cutoff), -1)
+            out.shift(rows.counts(window, window.ends, window.end, None), +1)
+        return out
