@@ -254,8 +254,10 @@ class Purchase(Base):
         # The clock's survey job reads the purchases of the last day (migration 0011); the
         # dashboard's figures read a period's from the index alone (migration 0021).
         Index("ix_purchases_program_created", "program_id", "created_at", "member_id", "amount_minor", "refunded_at"),
-        # Refunds since a summary was made, which its reader takes out (migration 0023).
-        Index("ix_purchases_program_refunded", "program_id", "refunded_at"),
+        # Refunds since a summary was made, which its reader takes out (migration 0023). Of
+        # refunded purchases only: a planner must not take it for "not refunded".
+        Index("ix_purchases_program_refunded", "program_id", "refunded_at",
+              sqlite_where=text("refunded_at IS NOT NULL"), postgresql_where=text("refunded_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

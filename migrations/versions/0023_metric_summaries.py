@@ -63,7 +63,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_members_program_deleted", "members", ["program_id", "deleted_at", "tier_id"])
     op.create_index("ix_identities_program_channel_member", "identities", ["program_id", "channel", "member_id"])
-    op.create_index("ix_purchases_program_refunded", "purchases", ["program_id", "refunded_at"])
+    op.create_index("ix_purchases_program_refunded", "purchases", ["program_id", "refunded_at"],
+                    sqlite_where=sa.text("refunded_at IS NOT NULL"), postgresql_where=sa.text("refunded_at IS NOT NULL"))
     op.create_index("ix_member_days_member_day", "member_days", ["member_id", "day"])
 
 

@@ -7,20 +7,22 @@ Additive figures come a local day at a time (``day_totals``: grouped in SQL by b
 ``periods.Buckets``). The figures that count members rather than events (purchasers,
 repeat purchasers, retention, active members, referrers) come a window at a time
 (``window_counts``), or member by member for the few members whose standing a summary
-did not see yet (``member_rows`` and ``MemberRows.counts``).
+did not see yet (``member_shares``).
 
 ``kept_at``: a purchase counts unless it was refunded; given an instant, unless it was
 refunded before that instant (what a summary made then saw). None: refunded at all.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Integer, and_, any_, bindparam, case, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from rewards.metrics.periods import Buckets, Period
@@ -150,7 +152,7 @@ def held_between(session: Session, program_id: int, begins: datetime | None, end
 
 @dataclass
 class WindowCounts:
-    """What counts members in a window: see ``MemberRows.counts`` for each one's share."""
+    """What counts members in a window: see ``shares`` for each one's share."""
 
     purchasers: int = 0
     repeat_purchasers: int = 0
@@ -198,60 +200,74 @@ def window_counts(session: Session, program_id: int, window: Period, previous: P
     return out
 
 
-@dataclass
-class MemberRows:
-    """One member's events that a window's counts depend on."""
-
-    purchases: list[tuple[datetime, datetime | None]] = field(default_factory=list)  # (made, refunded) from the window before on
-    codes: list[datetime] = field(default_factory=list)  # issued in the window, at a cost
-    days: list[date] = field(default_factory=list)  # wrote to us, in the window
-    invited: list[datetime] = field(default_factory=list)  # a friend of theirs joined, in the window
-
-    def counts(self, window: Period, until: datetime, last_day: date, kept_at: datetime | None) -> tuple[int, ...]:
-        """This member's share of each ``WindowCounts`` figure (0 or 1), from what happened
-        before ``until`` (``last_day`` for message days), purchases kept as of ``kept_at``."""
-        def counts_as_kept(refunded: datetime | None) -> bool:
-            return refunded is None or (kept_at is not None and refunded >= kept_at)
-
-        before = now = 0
-        begins = window.begins
-        for made, refunded in self.purchases:
-            if made < until and counts_as_kept(refunded):
-                if made < begins:
-                    before += 1
-                else:
-                    now += 1
-        active = now > 0 or any(at < until for at in self.codes) or any(d <= last_day for d in self.days)
-        referrer = active and any(at < until for at in self.invited)
-        return (int(now >= 1), int(now >= 2), int(before >= 1), int(before >= 1 and now >= 1), int(active), int(referrer))
+def shares(before: int, now: int, coded: int, wrote: int, invited: int) -> tuple[int, ...]:
+    """One member's share of each ``WindowCounts`` figure (0 or 1), from their purchases
+    in the window before and in this one, and whether they took a reward, wrote to us or
+    had a friend join in it."""
+    active = now > 0 or coded > 0 or wrote > 0
+    return (int(now >= 1), int(now >= 2), int(before >= 1), int(before >= 1 and now >= 1), int(active),
+            int(active and invited > 0))
 
 
-def member_rows(session: Session, program_id: int, members: Iterable[int], window: Period) -> dict[int, MemberRows]:
-    """The events of ``members`` that ``window``'s counts depend on, a chunk of them at a time."""
-    out: dict[int, MemberRows] = defaultdict(MemberRows)
-    previous = window.previous()
+def one_of_ids(session: Session, column: Any, ids: list[int]) -> Any:
+    """``column`` is one of ``ids``, with one bound value however many (an expanded IN list
+    costs SQLAlchemy time that grows faster than the list): an array on PostgreSQL, a JSON
+    array read by ``json_each`` on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(select(func.json_each(json.dumps(ids)).table_valued("value").c.value))
+
+
+def member_shares(session: Session, program_id: int, members: Iterable[int], window: Period, closed: Period,
+                  cutoff: datetime) -> tuple[list[int], list[int]]:
+    """The ``shares`` of ``window`` of all ``members`` added up: as a summary of its
+    ``closed`` days made at ``cutoff`` counted them, and as they are now. Counted in SQL, a
+    grouped read a table, a chunk of members at a time (through the connection: rows of
+    numbers need nothing of the ORM)."""
+    then_total, now_total = [0] * 6, [0] * 6
+    conn = session.connection()
+    begins, ends, closed_ends = window.begins, window.ends, closed.ends
+    kept_now = Purchase.refunded_at.is_(None)
+    kept_then = or_(Purchase.refunded_at.is_(None), Purchase.refunded_at >= cutoff)
+
+    def n(*conditions: Any) -> Any:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
     ids = sorted(set(members))
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i:i + CHUNK]
-        for member_id, made, refunded in session.execute(select(
-            Purchase.member_id, Purchase.created_at, Purchase.refunded_at,
-        ).where(
-            Purchase.member_id.in_(chunk), Purchase.created_at >= previous.begins, Purchase.created_at < window.ends,
-        )):
-            out[member_id].purchases.append((made, refunded))
-        for member_id, issued in session.execute(select(Code.member_id, Code.issued_at).where(
-            Code.member_id.in_(chunk), within(Code.issued_at, window), Code.cost > 0,
-        )):
-            out[member_id].codes.append(issued)
-        for member_id, day in session.execute(select(MemberDay.member_id, MemberDay.day).where(
-            MemberDay.member_id.in_(chunk), MemberDay.day >= window.start, MemberDay.day <= window.end,
-        )):
-            out[member_id].days.append(day)
-        for member_id, joined in session.execute(select(Referral.referrer_id, Referral.joined_at).where(
-            Referral.referrer_id.in_(chunk), Referral.referee_id.is_not(None), within(Referral.joined_at, window),
-        )):
-            out[member_id].invited.append(joined)
-    return out
+        state: dict[int, list[int]] = defaultdict(lambda: [0] * 10)  # (before, now, coded, wrote, invited) then, now
+        for member_id, *counted in conn.execute(select(
+            Purchase.member_id,
+            n(Purchase.created_at < begins, kept_then), n(Purchase.created_at >= begins, Purchase.created_at < closed_ends,
+                                                          kept_then),
+            n(Purchase.created_at < begins, kept_now), n(Purchase.created_at >= begins, kept_now),
+        ).where(one_of_ids(session, Purchase.member_id, chunk), Purchase.created_at >= window.previous().begins,
+                Purchase.created_at < ends).group_by(Purchase.member_id)):
+            row = state[member_id]
+            row[0], row[1], row[5], row[6] = (int(c or 0) for c in counted)
+        for member_id, then, now in conn.execute(select(Code.member_id, n(Code.issued_at < closed_ends), func.count())
+                                                    .where(one_of_ids(session, Code.member_id, chunk),
+                                                           within(Code.issued_at, window), Code.cost > 0)
+                                                    .group_by(Code.member_id)):
+            state[member_id][2], state[member_id][7] = int(then or 0), now
+        for member_id, then, now in conn.execute(select(MemberDay.member_id, n(MemberDay.day <= closed.end), func.count())
+                                                    .where(one_of_ids(session, MemberDay.member_id, chunk),
+                                                           MemberDay.day >= window.start, MemberDay.day <= window.end)
+                                                    .group_by(MemberDay.member_id)):
+            state[member_id][3], state[member_id][8] = int(then or 0), now
+        for member_id, then, now in conn.execute(select(Referral.referrer_id, n(Referral.joined_at < closed_ends),
+                                                           func.count())
+                                                    .where(one_of_ids(session, Referral.referrer_id, chunk),
+                                                           Referral.referee_id.is_not(None),
+                                                           within(Referral.joined_at, window))
+                                                    .group_by(Referral.referrer_id)):
+            state[member_id][4], state[member_id][9] = int(then or 0), now
+        for row in state.values():
+            for total, share in ((then_total, shares(*row[:5])), (now_total, shares(*row[5:]))):
+                for k, v in enumerate(share):
+                    total[k] += v
+    return then_total, now_total
 
 
 def members_with_events(session: Session, program_id: int, span: Period) -> set[int]:

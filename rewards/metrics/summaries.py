@@ -237,7 +237,7 @@ class Reader:
         if window.end > closed_end:
             changed |= events.members_with_events(
                 self.session, self.program_id, Period(closed_end + timedelta(days=1), window.end, self.zone))
-        for rows in events.member_rows(self.session, self.program_id, changed, window).values():
-            out.shift(rows.counts(window, closed.ends, closed.end, row.cutoff), -1)
-            out.shift(rows.counts(window, window.ends, window.end, None), +1)
+        then, now = events.member_shares(self.session, self.program_id, changed, window, closed, row.cutoff)
+        out.shift(then, -1)
+        out.shift(now, +1)
         return out
