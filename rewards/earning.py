@@ -154,14 +154,21 @@ class RefundResult:
     events: list[Event] = field(default_factory=list)
 
 
+def purchase_of(session: Session, program_id: int, receipt_id: str) -> Purchase:
+    """The purchase recorded with ``receipt_id``, refunded or not: what a refund would take
+    back (the till shows it before its cashier confirms)."""
+    purchase = _purchase(session, program_id, check_receipt(receipt_id))
+    if purchase is None:
+        raise NotFound(f"no purchase with receipt {receipt_id}", reason="unknown_receipt")
+    return purchase
+
+
 def refund(
     session: Session, program: Program, config: ProgramConfig, receipt_id: str, now: datetime, actor: str | None = None
 ) -> RefundResult:
     """Reverse every point a purchase earned, and the referral bonuses it qualified. The
     balance may go below zero only through reversals."""
-    purchase = _purchase(session, program.id, check_receipt(receipt_id))
-    if purchase is None:
-        raise NotFound(f"no purchase with receipt {receipt_id}", reason="unknown_receipt")
+    purchase = purchase_of(session, program.id, receipt_id)
     member = ledger.lock_member(session, purchase.member_id)
     # Read the purchase again under the member's lock: a concurrent refund may have just
     # committed, and the row read before the lock would not show it (PostgreSQL).

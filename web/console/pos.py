@@ -11,6 +11,12 @@ transaction (``staff_page``) and calls the same domain functions as the REST API
 database decides: rewards/redemption.py). Wrong codes count toward the throttle of the
 staff member who typed them, so a refused check still commits.
 
+Refunding is two steps too: "check" shows the purchase a receipt id names (when, how much,
+the points it earned, whose) or why it cannot be refunded; "confirm" refunds it through
+``earning.refund``, the API's and the CLI's refund, which takes the member's row lock and
+reads the purchase again under it, so of two tills confirming the same receipt at once one
+refunds and the other is told it already was.
+
 Enrolling sends the customer the bot's own sign-up question on their phone's channel
 (rewards/enrolment.py, bot/invitation.py); the cashier never joins anyone.
 Every action goes to the activity log: who, what, when, on whom.
@@ -26,10 +32,11 @@ from bot.invitation import ask_to_join
 from bot.outbox_payload import to_payload
 from rewards import earning, enrolment, members, outbox, redemption
 from rewards.codes import display
-from rewards.errors import LoyaltyError
-from rewards.models import Code, Member
+from rewards.errors import LoyaltyError, Refused
+from rewards.models import Code, Member, Purchase
 from rewards.phones import looks_like_phone, mask, parse_phone
 from rewards.standing import Standing, standing
+from web.console import words
 from web.console.access import Visit, staff_page
 from web.console.words import _
 from web.runtime import runtime
@@ -40,6 +47,8 @@ MAX_FIELD = 100
 # A refused purchase's status, as the REST API answers it (409 for the rest: a receipt
 # reused, a deleted member).
 _PURCHASE_STATUS = {"unknown_member": 404, "bad_amount": 422, "bad_receipt": 422, "too_many_points": 422}
+# A refused refund's status: the API's for the same reasons, 409 for the rest.
+_REFUND_STATUS = {"unknown_receipt": 404, "unknown_member": 404, "bad_receipt": 422, "bad_phone": 422}
 
 
 @dataclass
@@ -47,12 +56,14 @@ class Till:
     """What the page shows after an action; every part optional."""
 
     values: dict[str, str] = field(default_factory=dict)  # the fields as typed, to fill them again
-    errors: dict[str, str] = field(default_factory=dict)  # by section: find, purchase, code, enrol
+    errors: dict[str, str] = field(default_factory=dict)  # by section: find, purchase, code, refund, enrol
     member: Member | None = None
     figures: Standing | None = None
     purchase: dict[str, Any] | None = None
     check: dict[str, Any] | None = None  # a code looked at, not used
     redeemed: dict[str, Any] | None = None
+    refund: dict[str, Any] | None = None  # a purchase looked at, not refunded by this page
+    refunded: dict[str, Any] | None = None
     enrolled: dict[str, Any] | None = None
 
 
@@ -78,6 +89,8 @@ def _refusal(error: LoyaltyError) -> str:
         "already_member": _("This phone number already belongs to a member."),
         "stopped": _("This number asked for no messages from us, so it cannot be asked to join."),
         "no_channel": _("No channel can send a message to this number (SMS or WhatsApp must be set up)."),
+        "unknown_receipt": _("No purchase has this receipt id: check it and try again."),
+        "other_member": _("This receipt is another member's purchase: check the receipt id and the member."),
     }
     return words.get(error.reason, str(error))
 
@@ -229,3 +242,82 @@ def enrol(visit: Visit) -> Any:
     till.values = {}
     visit.log("enrol", target=mask(phone), channel=identity.channel, sent=queued is not None)
     return _page(till, 201 if queued is not None else 200)
+
+
+def _purchase_details(visit: Visit, purchase: Purchase) -> dict[str, Any]:
+    member = visit.session.get(Member, purchase.member_id)
+    return {"receipt_id": purchase.receipt_id, "created_at": purchase.created_at, "points": purchase.points,
+            "amount": earning.from_minor(purchase.amount_minor, visit.program.currency),
+            "member": member.code if member is not None else "", "refunded_at": purchase.refunded_at,
+            "confirm": _("Confirm: refund receipt {receipt}", receipt=purchase.receipt_id)}
+
+
+def _refundable(visit: Visit, values: dict[str, str]) -> Purchase:
+    """The purchase of the typed receipt id, refused when the typed member (if any) is not
+    its buyer: a cashier refunding for the customer in front of them gets no one else's."""
+    purchase = earning.purchase_of(visit.session, visit.program.id, values["receipt_id"])
+    if values["customer"]:
+        member = members.find(visit.session, visit.program.id, values["customer"], visit.config.phone_region)
+        if member.id != purchase.member_id:
+            raise Refused(f"receipt {purchase.receipt_id} is not member {member.code}'s", reason="other_member")
+    return purchase
+
+
+def _already_refunded(visit: Visit, details: dict[str, Any]) -> str:
+    return _("Receipt {receipt} was already refunded ({when}): its points were taken back then.",
+             receipt=details["receipt_id"], when=words.moment(details["refunded_at"], visit.program.timezone))
+
+
+@bp.post("/pos/refund/check")
+@staff_page(*ROLES)
+def check_refund(visit: Visit) -> Any:
+    """Step one of a refund: the purchase a receipt id names, or why it cannot be refunded."""
+    values = {name: _field(name) for name in ("customer", "receipt_id")}
+    till = Till(values={"refund_customer": values["customer"], "refund_receipt": values["receipt_id"]})
+    try:
+        purchase = _refundable(visit, values)
+    except LoyaltyError as error:
+        till.errors["refund"] = _refusal(error)
+        visit.log("check_refund", refused=error.reason, receipt_id=values["receipt_id"])
+        return _page(till, _REFUND_STATUS.get(error.reason, 409))
+    till.refund = _purchase_details(visit, purchase)
+    if purchase.refunded_at is not None:
+        till.errors["refund"] = _already_refunded(visit, till.refund)
+        visit.log("check_refund", target=till.refund["member"], refused="already_refunded",
+                  receipt_id=purchase.receipt_id)
+        return _page(till, 409)
+    visit.log("check_refund", target=till.refund["member"], receipt_id=purchase.receipt_id)
+    return _page(till)
+
+
+@bp.post("/pos/refund")
+@staff_page(*ROLES)
+def refund(visit: Visit) -> Any:
+    """Step two: refund it, once. A second till confirming the same receipt is refused."""
+    values = {name: _field(name) for name in ("customer", "receipt_id")}
+    till = Till(values={"refund_customer": values["customer"], "refund_receipt": values["receipt_id"]})
+    try:
+        with visit.session.begin_nested():
+            _refundable(visit, values)
+            result = earning.refund(visit.session, visit.program, visit.config, values["receipt_id"], visit.now,
+                                    actor=visit.actor)
+    except LoyaltyError as error:
+        if error.reason == "already_refunded":
+            till.refund = _purchase_details(visit, earning.purchase_of(visit.session, visit.program.id,
+                                                                       values["receipt_id"]))
+            till.errors["refund"] = _already_refunded(visit, till.refund)
+        else:
+            till.errors["refund"] = _refusal(error)
+        visit.log("refund", target=till.refund["member"] if till.refund else None, refused=error.reason,
+                  receipt_id=values["receipt_id"])
+        return _page(till, _REFUND_STATUS.get(error.reason, 409))
+    visit.notify(result.events)  # "Refund of receipt R-1: -187 points. Balance: 1,206." in their chat
+    till.refunded = _purchase_details(visit, result.purchase)
+    till.refunded["message"] = _("Refunded receipt {receipt}: -{points} points. New balance: {balance}.",
+                                 receipt=result.purchase.receipt_id, points=result.points,
+                                 balance=result.member.balance)
+    visit.log("refund", target=result.member.code, receipt_id=result.purchase.receipt_id, points=result.points,
+              balance=result.member.balance)
+    till.values = {}
+    _show_member(visit, till, result.member)
+    return _page(till)

@@ -15,7 +15,7 @@ from test_api import BEN, CHLOE, Shop, any_shop, shop  # noqa: F401 - fixtures u
 from bot.messages import IncomingMessage
 from rewards import activity, members, redemption
 from rewards.codes import display
-from rewards.models import Code, CodeAttempt, Member, OutboxMessage, Purchase
+from rewards.models import Code, CodeAttempt, LedgerEntry, Member, OutboxMessage, Purchase
 from web.console.access import ROLES
 
 NEWCOMER = "+15550004444"
@@ -206,6 +206,116 @@ def test_two_tills_confirming_the_same_code_at_once_give_it_once(any_shop: Shop)
     assert sorted(status for status, _ in answers) == [200, 409], answers
     assert sum("Accepted: give Free coffee" in words for _, words in answers) == 1
     assert status_of(any_shop, code) == "redeemed"
+
+
+# --- refunding: show the purchase, then confirm --------------------------------------------
+
+
+def refunded_at(shop: Shop, receipt_id: str) -> Any:
+    with shop.rt.transaction() as session:
+        return session.scalar(select(Purchase.refunded_at).where(Purchase.receipt_id == receipt_id))
+
+
+def test_a_refund_shows_the_purchase_then_confirm_takes_its_points_back_once(console: Shop) -> None:
+    console.rt.receive(IncomingMessage(console.program_id, "web", BEN, "balance", phone=BEN))  # Ben on /chat
+    cashier = sign_in(console, "cashier")
+    before = member_of(console, BEN).balance
+    till(cashier, "purchase", customer=BEN, amount="12.50", receipt_id="R-1")
+    ben = member_of(console, BEN).code
+    shown = till(cashier, "refund/check", receipt_id="R-1", customer="")
+    assert shown.status_code == 200
+    words = text(shown)
+    for fact in ("Receipt id R-1", f"Member {ben}", "Amount $12.50", "Points it earned 187", "Bought"):
+        assert fact in words, fact
+    assert "Confirm: refund receipt R-1" in words
+    assert refunded_at(console, "R-1") is None and member_of(console, BEN).balance == before + 187  # looking only
+    done = till(cashier, "refund", receipt_id="R-1", customer="")
+    assert done.status_code == 200
+    assert f"Refunded receipt R-1: -187 points. New balance: {before:,}." in text(done)
+    assert f"Member {ben}" in text(done) and f"Points {before:,}" in text(done)  # the member, as now
+    assert member_of(console, BEN).balance == before and refunded_at(console, "R-1") is not None
+    for action in ("refund/check", "refund"):  # again, from this till or another
+        again = till(cashier, action, receipt_id="R-1", customer="")
+        assert again.status_code == 409, action
+        assert "Receipt R-1 was already refunded (" in text(again) and "Confirm:" not in text(again)
+    assert member_of(console, BEN).balance == before
+    with console.rt.transaction() as session:
+        told = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "notice",
+                                                                    OutboxMessage.address == BEN)).all()
+        reversed_by = session.scalars(select(LedgerEntry.actor).where(LedgerEntry.kind == "reversal")).all()
+    assert [p["text"] for p in told][-1] == f"Refund of receipt R-1: -187 points. Balance: {before:,}."
+    assert set(reversed_by) == {f"staff:{email_of('cashier')}"}
+    assert [(e[0], e[1], e[2].get("refused"), e[2].get("points")) for e in log(console, "refund")] == [
+        (email_of("cashier"), ben, "already_refunded", None), (email_of("cashier"), ben, None, 187)]
+    assert [(e[1], e[2].get("refused")) for e in log(console, "check_refund")] == [
+        (ben, "already_refunded"), (ben, None)]
+
+
+def test_a_refund_for_the_member_found_refuses_another_members_receipt(console: Shop) -> None:
+    cashier = sign_in(console, "cashier")
+    till(cashier, "purchase", customer=BEN, amount="12.50", receipt_id="R-1")
+    found = till(cashier, "find", customer=BEN)  # the refund form is filled with the member found
+    assert 'id="refund-customer" name="customer" value="' + member_of(console, BEN).code in found.get_data(as_text=True)
+    assert till(cashier, "refund/check", receipt_id="R-1", customer=BEN).status_code == 200
+    before = console.snapshot()
+    cases = [
+        ({"receipt_id": "R-1", "customer": CHLOE}, 409, "This receipt is another member"),
+        ({"receipt_id": "R-1", "customer": "+15559999999"}, 404, "No member has this phone number"),
+        ({"receipt_id": "NOPE", "customer": ""}, 404, "No purchase has this receipt id: check it and try again."),
+        ({"receipt_id": "NOPE", "customer": BEN}, 404, "No purchase has this receipt id"),
+    ]
+    for data, status, words in cases:
+        for action in ("refund/check", "refund"):
+            response = till(cashier, action, **data)
+            assert (response.status_code, words in text(response)) == (status, True), (data, action)
+            assert "Confirm:" not in text(response)
+            assert f'id="refund-receipt" name="receipt_id" value="{data["receipt_id"]}"' in response.get_data(as_text=True)
+    assert console.snapshot() == before
+    assert refunded_at(console, "R-1") is None
+
+
+def test_owners_managers_and_cashiers_refund_and_signed_out_nothing_changes(console: Shop) -> None:
+    cashier = sign_in(console, "cashier")
+    for role in ROLES:
+        till(cashier, "purchase", customer=BEN, amount="10", receipt_id=f"R-{role}")
+        client = cashier if role == "cashier" else sign_in(console, role)
+        done = till(client, "refund", receipt_id=f"R-{role}", customer="")
+        assert done.status_code == 200 and f"Refunded receipt R-{role}: -150 points." in text(done), role
+        assert log(console, "refund")[0][:2] == (email_of(role), member_of(console, BEN).code)
+    till(cashier, "purchase", customer=BEN, amount="10", receipt_id="R-kept")
+    before = console.snapshot()
+    signed_out = console.app.test_client().post("/pos/refund", data={"receipt_id": "R-kept"})
+    assert signed_out.status_code in (302, 400)
+    no_token = cashier.post("/pos/refund", data={"receipt_id": "R-kept"})
+    assert no_token.status_code == 400
+    assert console.snapshot() == before and refunded_at(console, "R-kept") is None
+
+
+def test_two_tills_confirming_the_same_refund_at_once_refund_it_once(any_console: Shop) -> None:
+    clients = [sign_in(any_console, role) for role in ("cashier", "manager")]
+    till(clients[0], "purchase", customer=BEN, amount="12.50", receipt_id="R-RACE")
+    after_purchase = member_of(any_console, BEN).balance
+    tokens = [csrf_token(c, "/pos") for c in clients]
+    barrier = threading.Barrier(len(clients))
+    answers: list[tuple[int, str]] = []
+
+    def confirm(client: FlaskClient, token: str) -> None:
+        barrier.wait()
+        response = client.post("/pos/refund", data={"receipt_id": "R-RACE", "customer": "", "csrf_token": token})
+        answers.append((response.status_code, text(response)))
+
+    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200, 409], answers
+    assert sum("Refunded receipt R-RACE: -187 points." in words for _, words in answers) == 1
+    assert sum("Receipt R-RACE was already refunded" in words for _, words in answers) == 1
+    assert member_of(any_console, BEN).balance == after_purchase - 187
+    with any_console.rt.transaction() as session:
+        reversals = session.scalars(select(LedgerEntry.amount).where(LedgerEntry.kind == "reversal")).all()
+    assert sum(reversals) == -187
 
 
 # --- asking a new customer to join ----------------------------------------------------------
