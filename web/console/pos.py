@@ -1,5 +1,5 @@
 """The till (``/pos``): a phone or a tablet at the counter. Find a member, record a purchase,
-redeem a reward code in two steps, ask a new customer to join.
+redeem a reward code in two steps, refund a purchase in two steps, ask a new customer to join.
 
 Every action is a plain form POST that answers with the page itself (no JavaScript needed);
 pos.js adds the camera, which only fills a field and submits its form. Each request is one

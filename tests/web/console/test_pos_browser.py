@@ -1,6 +1,7 @@
 """The till (/pos) in Chromium, as a cashier uses it on a phone and at a desktop: a purchase,
-a reward code typed then confirmed, and codes shown to the camera. The camera is Chromium's
-fake one playing a .y4m of a QR (tests/web/qr_video.py), decoded by the page's own scanner.
+a reward code typed then confirmed, the purchase refunded, and codes shown to the camera.
+The camera is Chromium's fake one playing a .y4m of a QR (tests/web/qr_video.py), decoded
+by the page's own scanner.
 Every wait is Playwright's (a locator's auto-wait, ``expect``): nothing sleeps."""
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ def test_a_purchase_then_a_typed_code_checked_and_confirmed(served: tuple[Shop, 
         audit(page)
         page.get_by_role("button", name="Confirm: give Free coffee").click()
         expect(page.locator("#redeem-result")).to_contain_text("Accepted: give Free coffee to member")
+        audit(page)
+        # The purchase comes back: shown first, then refunded on Confirm.
+        page.get_by_label("Receipt to refund").fill("R-100")
+        page.get_by_role("button", name="Show the purchase").click()
+        expect(page.locator("#refund-details")).to_contain_text("187")
+        audit(page)
+        page.get_by_role("button", name="Confirm: refund receipt R-100").click()
+        expect(page.locator("#refund-result")).to_contain_text("Refunded receipt R-100: -187 points. New balance:")
         audit(page)
     assert status_of(shop, code) == "redeemed"
 
