@@ -1,14 +1,15 @@
 """The console's member search reads indexes, never the whole table, on both databases: a
 phone, a member code and the start of a name each find their rows through an index, and
-each sort of the list walks its own index (what keeps it fast at 100,000 members). The
-plans are read on a few thousand analysed members, so each planner sees a table worth
-searching."""
+each sort of the list walks its own index (what keeps it fast at 100,000 members); counting
+what a search finds reads the same look-ups. The plans are read on a few thousand analysed
+members, so each planner sees a table worth searching."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import Select, insert, text
 from sqlalchemy.orm import Session
 
 from rewards import member_search
@@ -34,7 +35,10 @@ def crowded(session: Session, program: Program, T0) -> Program:  # type: ignore[
 
 
 def plan(session: Session, program: Program, search: Search, limit: int = 51) -> str:
-    query = member_search.statement(session, program.id, search).limit(limit)
+    return explain(session, member_search.statement(session, program.id, search).limit(limit))
+
+
+def explain(session: Session, query: Select[Any]) -> str:
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     if session.get_bind().dialect.name == "postgresql":
         return "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {sql}")))
@@ -70,3 +74,23 @@ def test_each_sort_walks_its_own_index(session: Session, crowded: Program, sort:
         found = plan(session, crowded, Search(sort=sort, descending=descending))
         assert index in found, found
         assert "TEMP B-TREE" not in found and "Sort Key" not in found and "Seq Scan on members" not in found, found
+
+
+@both_databases
+@pytest.mark.parametrize("typed", sorted(SEARCH_INDEXES))
+def test_counting_a_search_reads_indexes_not_the_table(session: Session, crowded: Program, typed: str) -> None:
+    found = explain(session, member_search.count_statement(session, crowded.id, Search(text=typed, region="US")))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for index in SEARCH_INDEXES[typed]:
+        assert index[0 if postgres else 1] in found, found
+    for whole_table in ("Seq Scan on members", "SCAN members\n", "SCAN members USING"):
+        assert whole_table not in found + "\n", found
+
+
+@both_databases
+def test_the_count_is_the_number_of_members_the_search_lists(session: Session, crowded: Program) -> None:
+    assert member_search.count(session, crowded.id, Search()) == MEMBERS
+    assert member_search.count(session, crowded.id, Search(text="name42", region="US")) == 111  # 42, 420-429, 4200-4299
+    assert member_search.count(session, crowded.id, Search(text="+15550000042", region="US")) == 1
+    assert member_search.count(session, crowded.id, Search(text="nobody", region="US")) == 0
+    assert member_search.count(session, crowded.id + 1, Search()) == 0

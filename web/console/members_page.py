@@ -61,8 +61,10 @@ def index(visit: Visit) -> Any:
     search = _search(visit)
     number = _page_number()
     rows = member_search.page(visit.session, visit.program.id, search, PAGE + 1, (number - 1) * PAGE)
+    total = member_search.count(visit.session, visit.program.id, search)
     return render_template("console/members.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=number,
-                           search=search, sorts=_sort_labels(), direction="desc" if search.descending else "asc")
+                           search=search, sorts=_sort_labels(), direction="desc" if search.descending else "asc",
+                           total=words.ngettext("{n} member", "{n} members", total))
 
 
 def _sort_labels() -> list[tuple[str, str]]:

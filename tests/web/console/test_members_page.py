@@ -11,7 +11,7 @@ import re
 
 from conftest import csrf_token, post_form, sign_in
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from test_api import BEN, CHLOE, Shop
 from test_chat_page import Browser
 
@@ -70,6 +70,31 @@ def test_a_member_is_found_by_phone_as_dialled_or_with_country_by_code_and_by_na
     assert listed(owner, q="Zed") == [] and listed(owner, q="Be\x00n") == [ben]  # unprintable characters are dropped
     assert "No member matches “Zed”." in owner.get("/members?q=Zed").get_data(as_text=True)
     assert len(listed(owner)) == 5
+
+
+def count_of(client: FlaskClient, **query: str) -> str:
+    found = re.search(r'<p class="count" id="member-count">([^<]*)</p>', client.get("/members", query_string=query)
+                      .get_data(as_text=True))
+    assert found, "no count on the page"
+    return found.group(1)
+
+
+def test_the_list_says_how_many_members_the_search_finds_over_all_pages(any_console: Shop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with any_console.rt.transaction() as session:
+        joined = session.scalar(select(Member.joined_at).limit(1))
+        session.execute(insert(Member), [
+            {"program_id": any_console.program_id, "code": f"BULK{n:04d}", "name": f"Bulk {n}", "language": "en",
+             "joined_at": joined, "last_activity_at": joined, "balance": 0, "marketing_consent": False}
+            for n in range(1234)])
+        session.execute(update(Member).where(Member.code == "BULK0000").values(deleted_at=joined))  # not listed
+    monkeypatch.setattr(members_page, "PAGE", 2)
+    owner = sign_in(any_console, "owner")
+    assert count_of(owner) == "1,238 members"  # the demo's 5, and 1,233 more
+    assert count_of(owner, q="bulk 12") == "45 members"  # Bulk 12, 120-129, 1200-1233
+    assert count_of(owner, q="Ben") == "1 member" and count_of(owner, q="Zed") == "0 members"
+    assert count_of(owner, q="bulk 12", page="3") == "45 members"  # the same on every page
+    spanish = sign_in(any_console, "manager", language="es")
+    assert count_of(spanish) == "1.238 miembros" and count_of(spanish, q="Ben") == "1 miembro"
 
 
 def test_the_list_sorts_by_balance_last_visit_and_join_date_and_pages(console: Shop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
