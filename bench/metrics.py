@@ -152,7 +152,7 @@ def build(app: Any, members: int, now: datetime, seed: int) -> dict[str, int]:
                 member_rows.append(("earn", (points, at, ids["purchase"], refunded)))
                 balance += 0 if refunded else points
                 if rnd.random() < 0.5:
-                    member_rows.append(("day", (at - zone_day).date()))
+                    member_rows.append(("day", ((at - zone_day).date(), at)))
                 if rnd.random() < 0.1:
                     member_rows.append(("survey", (ids["purchase"], at, rnd.randint(0, 10))))
         writer.add(Member, {"id": m, "program_id": program_id, "code": f"M{m:09d}", "phone": f"+1555{m:07d}",
@@ -179,9 +179,9 @@ def build(app: Any, members: int, now: datetime, seed: int) -> dict[str, int]:
                 entry(m, points, "purchase", at, purchase_id=purchase_id)
                 if refunded:
                     entry(m, -points, "reversal", refunded, purchase_id=purchase_id)
-            elif kind == "day" and value not in days:
-                days.add(value)
-                writer.add(MemberDay, {"program_id": program_id, "member_id": m, "day": value})
+            elif kind == "day" and value[0] not in days:
+                days.add(value[0])
+                writer.add(MemberDay, {"program_id": program_id, "member_id": m, "day": value[0], "first_at": value[1]})
             elif kind == "survey":
                 purchase_id, at, score = value
                 writer.add(Survey, {"program_id": program_id, "member_id": m, "purchase_id": purchase_id,

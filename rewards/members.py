@@ -47,6 +47,7 @@ _ACTIVE = Prepared(update(Member.__table__).where(Member.__table__.c.id == bindp
 # primary key keeps the first; each dialect says "or nothing" in its own words.
 _DAY = {name: Prepared(dialect.insert(MemberDay.__table__).values(
     program_id=bindparam("program_id"), member_id=bindparam("member_id"), day=bindparam("day"),
+    first_at=bindparam("now"),
 ).on_conflict_do_nothing()) for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
 _MENU = Prepared(update(Identity.__table__).where(Identity.__table__.c.id == bindparam("identity_id")).values(
     menu=bindparam("menu")))
@@ -91,7 +92,8 @@ def touch(session: Session, program_id: int, member_id: int, now: datetime, zone
     """``record_activity`` for a member known by id (no ORM object to keep in step)."""
     _ACTIVE.run(session, {"member_id": member_id, "now": now})
     day = now.astimezone(ZoneInfo(zone)).date()
-    _DAY[session.get_bind().dialect.name].run(session, {"program_id": program_id, "member_id": member_id, "day": day})
+    _DAY[session.get_bind().dialect.name].run(session, {"program_id": program_id, "member_id": member_id, "day": day,
+                                                         "now": now})
 
 
 def set_menu(session: Session, identity_id: int, menu: dict[str, str] | None) -> None:

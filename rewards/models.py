@@ -447,6 +447,9 @@ class MemberDay(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    # When they first wrote that day (migration 0023; None before): a summary of the figures
+    # made during the day says whom it saw (rewards/metrics/summaries.py).
+    first_at: Mapped[datetime | None]
 
 
 class MetricDay(Base):

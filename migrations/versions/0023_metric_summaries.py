@@ -1,7 +1,8 @@
 """metric_days, metric_windows and metric_cohorts: the dashboard's figures summarised by the clock
 (rewards/metrics/summaries.py), and the indexes their readers use to add today and take
 out refunds: members by deletion time (and tier), purchases by refund time, a member's
-days, identities by channel
+days, identities by channel; and member_days.first_at, when a member first wrote that day,
+so a summary made during the day knows whom it saw
 
 Nothing is filled here: the clock fills the closed days (from the program's first), the
 windows today's periods need and the cohort table within minutes of starting; until then
@@ -66,9 +67,13 @@ def upgrade() -> None:
     op.create_index("ix_purchases_program_refunded", "purchases", ["program_id", "refunded_at"],
                     sqlite_where=sa.text("refunded_at IS NOT NULL"), postgresql_where=sa.text("refunded_at IS NOT NULL"))
     op.create_index("ix_member_days_member_day", "member_days", ["member_id", "day"])
+    with op.batch_alter_table("member_days") as batch:
+        batch.add_column(sa.Column("first_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("member_days") as batch:
+        batch.drop_column("first_at")
     op.drop_index("ix_member_days_member_day", table_name="member_days")
     op.drop_index("ix_purchases_program_refunded", table_name="purchases")
     op.drop_index("ix_identities_program_channel_member", table_name="identities")

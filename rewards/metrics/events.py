@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, any_, bindparam, case, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -150,6 +151,13 @@ def held_between(session: Session, program_id: int, begins: datetime | None, end
     return joined - left, int(points)
 
 
+def wrote_before(instant: datetime, zone: ZoneInfo) -> Any:
+    """The member days of what was written before ``instant``: the days before its own
+    day, and of its day those that began before it (a day written before first_at was kept
+    counts as after: the reader looks it up again)."""
+    return or_(MemberDay.day < instant.astimezone(zone).date(), MemberDay.first_at < instant)
+
+
 @dataclass
 class WindowCounts:
     """What counts members in a window: see ``shares`` for each one's share."""
@@ -169,14 +177,16 @@ class WindowCounts:
 
 
 def window_counts(session: Session, program_id: int, window: Period, previous: Period | None = None,
-                  kept_at: datetime | None = None) -> WindowCounts:
+                  kept_at: datetime | None = None, before: datetime | None = None) -> WindowCounts:
     """Read from the events: each member's purchases in the window and the ``previous``
     days (by default, as many days just before), grouped in SQL; the members with a reward
-    code or a message day in the window; the referrers."""
+    code or a message day in the window; the referrers. ``before``: only what happened
+    before that instant (a summary made during the window's last day)."""
     previous = previous or window.previous()
+    ends = window.ends if before is None else min(window.ends, before)
     p = case((Purchase.created_at < window.begins, 0), else_=1)
     rows = select(Purchase.member_id, p.label("p")).where(
-        Purchase.program_id == program_id, Purchase.created_at >= previous.begins, Purchase.created_at < window.ends,
+        Purchase.program_id == program_id, Purchase.created_at >= previous.begins, Purchase.created_at < ends,
         kept(kept_at)).subquery()
     buyers: tuple[set[int], set[int]] = (set(), set())
     out = WindowCounts()
@@ -190,12 +200,14 @@ def window_counts(session: Session, program_id: int, window: Period, previous: P
     out.retained = len(buyers[0] & buyers[1])
     active = set(buyers[1])
     active.update(session.scalars(select(Code.member_id).where(
-        Code.program_id == program_id, within(Code.issued_at, window), Code.cost > 0)))
+        Code.program_id == program_id, Code.issued_at >= window.begins, Code.issued_at < ends, Code.cost > 0)))
     active.update(session.scalars(select(MemberDay.member_id).distinct().where(
-        MemberDay.program_id == program_id, MemberDay.day >= window.start, MemberDay.day <= window.end)))
+        MemberDay.program_id == program_id, MemberDay.day >= window.start, MemberDay.day <= window.end,
+        *(() if before is None else (wrote_before(before, window.zone),)))))
     out.active = len(active)
     referrers = session.scalars(select(Referral.referrer_id).distinct().where(
-        Referral.program_id == program_id, Referral.referee_id.is_not(None), within(Referral.joined_at, window)))
+        Referral.program_id == program_id, Referral.referee_id.is_not(None), Referral.joined_at >= window.begins,
+        Referral.joined_at < ends))
     out.referrers = sum(1 for r in referrers if r in active)
     return out
 
@@ -218,15 +230,15 @@ def one_of_ids(session: Session, column: Any, ids: list[int]) -> Any:
     return column.in_(select(func.json_each(json.dumps(ids)).table_valued("value").c.value))
 
 
-def member_shares(session: Session, program_id: int, members: Iterable[int], window: Period, closed: Period,
+def member_shares(session: Session, program_id: int, members: Iterable[int], window: Period, through: datetime,
                   cutoff: datetime) -> tuple[list[int], list[int]]:
-    """The ``shares`` of ``window`` of all ``members`` added up: as a summary of its
-    ``closed`` days made at ``cutoff`` counted them, and as they are now. Counted in SQL, a
-    grouped read a table, a chunk of members at a time (through the connection: rows of
-    numbers need nothing of the ORM)."""
+    """The ``shares`` of ``window`` of all ``members`` added up: as a summary of what
+    happened before ``through``, made at ``cutoff``, counted them, and as they are now.
+    Counted in SQL, a grouped read a table, a chunk of members at a time (through the
+    connection: rows of numbers need nothing of the ORM)."""
     then_total, now_total = [0] * 6, [0] * 6
     conn = session.connection()
-    begins, ends, closed_ends = window.begins, window.ends, closed.ends
+    begins, ends = window.begins, window.ends
     kept_now = Purchase.refunded_at.is_(None)
     kept_then = or_(Purchase.refunded_at.is_(None), Purchase.refunded_at >= cutoff)
 
@@ -239,29 +251,30 @@ def member_shares(session: Session, program_id: int, members: Iterable[int], win
         state: dict[int, list[int]] = defaultdict(lambda: [0] * 10)  # (before, now, coded, wrote, invited) then, now
         for member_id, *counted in conn.execute(select(
             Purchase.member_id,
-            n(Purchase.created_at < begins, kept_then), n(Purchase.created_at >= begins, Purchase.created_at < closed_ends,
+            n(Purchase.created_at < begins, kept_then), n(Purchase.created_at >= begins, Purchase.created_at < through,
                                                           kept_then),
             n(Purchase.created_at < begins, kept_now), n(Purchase.created_at >= begins, kept_now),
         ).where(one_of_ids(session, Purchase.member_id, chunk), Purchase.created_at >= window.previous().begins,
                 Purchase.created_at < ends).group_by(Purchase.member_id)):
             row = state[member_id]
             row[0], row[1], row[5], row[6] = (int(c or 0) for c in counted)
-        for member_id, then, now in conn.execute(select(Code.member_id, n(Code.issued_at < closed_ends), func.count())
-                                                    .where(one_of_ids(session, Code.member_id, chunk),
-                                                           within(Code.issued_at, window), Code.cost > 0)
-                                                    .group_by(Code.member_id)):
+        for member_id, then, now in conn.execute(select(Code.member_id, n(Code.issued_at < through), func.count())
+                                                 .where(one_of_ids(session, Code.member_id, chunk),
+                                                        within(Code.issued_at, window), Code.cost > 0)
+                                                 .group_by(Code.member_id)):
             state[member_id][2], state[member_id][7] = int(then or 0), now
-        for member_id, then, now in conn.execute(select(MemberDay.member_id, n(MemberDay.day <= closed.end), func.count())
-                                                    .where(one_of_ids(session, MemberDay.member_id, chunk),
-                                                           MemberDay.day >= window.start, MemberDay.day <= window.end)
-                                                    .group_by(MemberDay.member_id)):
+        for member_id, then, now in conn.execute(select(MemberDay.member_id, n(wrote_before(through, window.zone)),
+                                                        func.count())
+                                                 .where(one_of_ids(session, MemberDay.member_id, chunk),
+                                                        MemberDay.day >= window.start, MemberDay.day <= window.end)
+                                                 .group_by(MemberDay.member_id)):
             state[member_id][3], state[member_id][8] = int(then or 0), now
-        for member_id, then, now in conn.execute(select(Referral.referrer_id, n(Referral.joined_at < closed_ends),
-                                                           func.count())
-                                                    .where(one_of_ids(session, Referral.referrer_id, chunk),
-                                                           Referral.referee_id.is_not(None),
-                                                           within(Referral.joined_at, window))
-                                                    .group_by(Referral.referrer_id)):
+        for member_id, then, now in conn.execute(select(Referral.referrer_id, n(Referral.joined_at < through),
+                                                        func.count())
+                                                 .where(one_of_ids(session, Referral.referrer_id, chunk),
+                                                        Referral.referee_id.is_not(None),
+                                                        within(Referral.joined_at, window))
+                                                 .group_by(Referral.referrer_id)):
             state[member_id][4], state[member_id][9] = int(then or 0), now
         for row in state.values():
             for total, share in ((then_total, shares(*row[:5])), (now_total, shares(*row[5:]))):
@@ -270,18 +283,21 @@ def member_shares(session: Session, program_id: int, members: Iterable[int], win
     return then_total, now_total
 
 
-def members_with_events(session: Session, program_id: int, span: Period) -> set[int]:
-    """Every member whose standing in a window can change because of what happened in
-    ``span``: who purchased, took a reward, wrote, or whose friend joined."""
+def members_since(session: Session, program_id: int, since: datetime, window: Period) -> set[int]:
+    """Every member whose standing in ``window`` can have changed since ``since``: who
+    purchased, took a reward, wrote (or wrote on a day whose first message time is not
+    known), or whose friend joined."""
     found: set[int] = set()
     found.update(session.scalars(select(Purchase.member_id).where(
-        Purchase.program_id == program_id, within(Purchase.created_at, span))))
+        Purchase.program_id == program_id, Purchase.created_at >= since, Purchase.created_at < window.ends)))
     found.update(session.scalars(select(Code.member_id).where(
-        Code.program_id == program_id, within(Code.issued_at, span), Code.cost > 0)))
+        Code.program_id == program_id, Code.issued_at >= since, Code.issued_at < window.ends, Code.cost > 0)))
     found.update(session.scalars(select(MemberDay.member_id).where(
-        MemberDay.program_id == program_id, MemberDay.day >= span.start, MemberDay.day <= span.end)))
+        MemberDay.program_id == program_id, MemberDay.day >= since.astimezone(window.zone).date(),
+        MemberDay.day <= window.end, ~wrote_before(since, window.zone) | MemberDay.first_at.is_(None))))
     found.update(session.scalars(select(Referral.referrer_id).where(
-        Referral.program_id == program_id, Referral.referee_id.is_not(None), within(Referral.joined_at, span))))
+        Referral.program_id == program_id, Referral.referee_id.is_not(None), Referral.joined_at >= since,
+        Referral.joined_at < window.ends)))
     return found
 
 

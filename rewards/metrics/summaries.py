@@ -7,10 +7,11 @@
   (``cohorts.py``), read again from the purchases when one of them was refunded since.
 - ``metric_windows``: the figures that count members (purchasers, repeat purchasers,
   retention, active members, referrers), for the windows today's periods of 1, 7, 30 and
-  90 days need: the closed days of "the last N days" and the whole N days before them.
-  The reader adds the members who did something today, member by member.
+  90 days need: "the last N days" so far (made again each run) and the N days before
+  them. The reader looks up, member by member, those who did something since.
 
-Exact, not estimated: a summary made at ``cutoff`` counted a purchase as kept unless it
+Exact, not estimated: a summary made at ``cutoff`` counted what happened before then (a
+message day by when it began, ``member_days.first_at``) and a purchase as kept unless it
 was refunded before then, and the reader takes out, day by day and member by member, the
 purchases refunded since (read from the refunds' time index; a handful). A day is summed
 up only ``MARGIN`` after it ended, so no event of it is still being written. What is
@@ -58,11 +59,10 @@ def last_closed_day(zone: ZoneInfo, now: datetime) -> date:
 
 def needed_windows(today: date) -> list[tuple[date, date, date]]:
     """(start, end, prev_start) of the windows today's periods of ``WINDOW_DAYS`` read:
-    the closed days of the last N days, and the N days before them."""
+    the last N days so far, and the N days before them."""
     out = []
     for n in WINDOW_DAYS:
-        if n > 1:
-            out.append((today - timedelta(days=n - 1), today - timedelta(days=1), today - timedelta(days=2 * n - 1)))
+        out.append((today - timedelta(days=n - 1), today, today - timedelta(days=2 * n - 1)))
         out.append((today - timedelta(days=2 * n - 1), today - timedelta(days=n), today - timedelta(days=3 * n - 1)))
     return out
 
@@ -100,16 +100,16 @@ def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: 
         done.days += _write(sessions, [_day_row(program_id, t, cutoff) for t in totals.values()])
     for start, end, prev_start in needed_windows(now.astimezone(zone).date()):
         window = Period(start, end, zone)
-        if window.ends > cutoff:
-            continue
+        key = (program_id, start, end, prev_start)
         with reading(sessions) as session:
-            if session.get(MetricWindow, (program_id, start, end, prev_start)) is not None:
-                continue
+            kept = session.get(MetricWindow, key)
+            if kept is not None and kept.cutoff >= min(window.ends, cutoff):
+                continue  # as new as it can be: its days are over, or it was made this run
             counts = events.window_counts(session, program_id, window, Period(prev_start, start - timedelta(days=1), zone),
-                                          kept_at=cutoff)
+                                          kept_at=cutoff, before=cutoff)
         row = MetricWindow(program_id=program_id, start=start, end=end, prev_start=prev_start, cutoff=cutoff,
                            **{name: getattr(counts, name) for name in WindowCounts.FIELDS})
-        done.windows += _write(sessions, [row])
+        done.windows += _replace(sessions, row, key)
     with reading(sessions) as session:
         table = cohorts.fill(session, program_id, zone.key, cutoff.astimezone(zone).date(), cutoff)
     if table is not None:
@@ -139,6 +139,18 @@ def _write(sessions: sessionmaker[Session], rows: list[MetricDay] | list[MetricW
     except IntegrityError:  # another clock wrote them first
         return 0
     return len(rows)
+
+
+def _replace(sessions: sessionmaker[Session], row: MetricWindow, key: tuple[int, date, date, date]) -> int:
+    try:
+        with sessions.begin() as session:
+            session.execute(delete(MetricWindow).where(
+                MetricWindow.program_id == key[0], MetricWindow.start == key[1], MetricWindow.end == key[2],
+                MetricWindow.prev_start == key[3]))
+            session.add(row)
+    except IntegrityError:  # another clock wrote it first
+        return 0
+    return 1
 
 
 def _day_row(program_id: int, t: DayTotals, cutoff: datetime) -> MetricDay:
@@ -221,23 +233,24 @@ class Reader:
         return int(members) + more_members, int(points) + more_points
 
     def window(self, window: Period) -> WindowCounts:
-        """The member counts of ``window``: its closed days' summary, corrected member by
-        member for those who did something today or had a purchase refunded since."""
-        closed_end = min(window.end, self.today - timedelta(days=1))
+        """The member counts of ``window``: the clock's summary of it so far, corrected
+        member by member for those who did something since, or had a purchase refunded."""
+        prev_start = window.start - timedelta(days=window.days)
         row = None
-        if self.use and closed_end >= window.start:
-            row = self.session.get(MetricWindow, (self.program_id, window.start, closed_end,
-                                                  window.start - timedelta(days=window.days)))
+        if self.use:
+            ends = (self.today, self.today - timedelta(days=1)) if window.end >= self.today else (window.end,)
+            for end in ends:
+                if end >= window.start and row is None:
+                    row = self.session.get(MetricWindow, (self.program_id, window.start, end, prev_start))
         if row is None:
             return events.window_counts(self.session, self.program_id, window)
         out = WindowCounts(**{name: getattr(row, name) for name in WindowCounts.FIELDS})
-        closed = Period(window.start, closed_end, self.zone)
+        through = min(row.cutoff, Period(window.start, row.end, self.zone).ends)
         changed = {member for member, _made, _refunded, _amount in events.refunded_since(
-            self.session, self.program_id, row.cutoff, window.previous().begins, closed.ends)}
-        if window.end > closed_end:
-            changed |= events.members_with_events(
-                self.session, self.program_id, Period(closed_end + timedelta(days=1), window.end, self.zone))
-        then, now = events.member_shares(self.session, self.program_id, changed, window, closed, row.cutoff)
+            self.session, self.program_id, row.cutoff, window.previous().begins, through)}
+        if through < window.ends:
+            changed |= events.members_since(self.session, self.program_id, through, window)
+        then, now = events.member_shares(self.session, self.program_id, changed, window, through, row.cutoff)
         out.shift(then, -1)
         out.shift(now, +1)
         return out
