@@ -153,7 +153,11 @@ def draft(
     if cron_expression:
         if not isinstance(cron_expression, str) or len(cron_expression) > MAX_CRON:
             raise _fail("cron", f"must be a text of at most {MAX_CRON} characters like \"0 10 * * SAT\"")
-        parsed = cron.parse(cron_expression)
+        try:
+            parsed = cron.parse(cron_expression)
+        except InvalidInput as error:
+            error.field = "cron"  # a form shows it by the expression's field
+            raise
         runs = cron.upcoming(parsed, now, zone, 12)
         if not runs:
             raise _fail("cron", f'"{cron_expression}" never runs')
