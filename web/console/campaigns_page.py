@@ -9,6 +9,10 @@ refusal reads as it does there and is shown next to the field it names
 runs it, and writes nothing. The page's script (static/campaigns.js) asks
 ``/campaigns/preview`` for the count as the filters change; without JavaScript the form's
 "Count" button shows it.
+
+"When" is now, once at a time, or "Repeat": web/console/campaign_schedule.py turns the
+repeat choices into the cron expression the CLI's ``--cron`` takes, for the same
+``campaigns.draft``, and reads a stored one back in words for the list and the page.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from rewards.promotions.eligibility import Preview, Rules, preview
 from rewards.promotions.fanout import send_test_to_phone
 from web.console import words
 from web.console.access import Visit, staff_page
+from web.console.campaign_schedule import WEEKDAYS, in_words, schedule_fields, weekday_names
 from web.console.words import _
 from web.runtime import runtime
 
@@ -92,9 +97,10 @@ def audience_of(form: MultiDict[str, str]) -> dict[str, Any]:
     return audience
 
 
-def send_at_of(form: MultiDict[str, str]) -> str | None:
-    """The send time given, when "at a time" is chosen (None: now)."""
-    return _text(form, "send_at") or None if form.get("when") == "at" else None
+def count_schedule(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The schedule a count is for: the form's, except that a time not given yet counts now."""
+    fields = schedule_fields(form)
+    return fields if fields.get("send_at") or fields.get("cron_expression") else {"send_now": True}
 
 
 @dataclass
@@ -107,9 +113,8 @@ class Count:
 def count(visit: Visit, form: MultiDict[str, str]) -> Count:
     """Who a send would reach, as ``loyalty campaign preview`` counts it (no time: now).
     Writes nothing; ``InvalidInput`` names a wrong filter or time."""
-    send_at = send_at_of(form)
     checked = campaigns.draft(visit.session, visit.program, visit.config, visit.now, name="preview", text="preview",
-                              audience=audience_of(form), send_at=send_at, send_now=send_at is None)
+                              audience=audience_of(form), **count_schedule(form))
     at = checked.first_run(visit.now, visit.config.timezone)
     rules = Rules.of(visit.program.id, visit.config, checked.audience, runtime().enabled_channels, at)
     return Count(at, rules.channels, preview(visit.session, checked.audience, rules))
@@ -129,8 +134,7 @@ def draft_of(visit: Visit, form: MultiDict[str, str]) -> campaigns.Draft:
     """The form checked by the domain, as the API and the CLI check theirs."""
     return campaigns.draft(
         visit.session, visit.program, visit.config, visit.now, name=_text(form, "name"), text=_text(form, "text"),
-        audience=audience_of(form), send_at=send_at_of(form), send_now=form.get("when", "now") == "now",
-        image_url=_text(form, "image_url") or None, **offer_of(form),
+        audience=audience_of(form), **schedule_fields(form), image_url=_text(form, "image_url") or None, **offer_of(form),
     )
 
 
@@ -141,7 +145,9 @@ def unsaved(visit: Visit, draft: campaigns.Draft) -> Campaign:
 
 
 # Where a refusal is shown: the domain's field names, and the form's fieldsets for the rest.
-_FIELD_OF = {"audience": "audience", "all": "audience", "schedule": "when", "cron": "when", "offer": "offer"}
+# A cron refusal is shown by the expression's field: only a typed one can be refused (the
+# repeat choices build expressions the domain takes).
+_FIELD_OF = {"audience": "audience", "all": "audience", "schedule": "when", "cron": "cron", "offer": "offer"}
 
 
 def field_of(error: InvalidInput) -> str:
@@ -157,6 +163,7 @@ def _form_page(visit: Visit, form: MultiDict[str, str], status: int = 200, error
         channels=[c for c in audiences.CHANNELS if c in runtime().enabled_channels],
         rewards=catalog.active_rewards(visit.session, visit.program.id), months=month_names(),
         labels=filter_labels(), reasons=reasons(), zone=visit.config.timezone, phone=visit.staff.phone or "",
+        weekdays=weekday_names(), weekday_values=WEEKDAYS,
     ), status
 
 
@@ -166,13 +173,14 @@ def index(visit: Visit) -> Any:
     found = campaigns.listing(visit.session, visit.program.id, LIST_LIMIT)
     days = visit.config.promotions.conversion_days
     rows = [(c, counts(visit.session, c, days)) for c in found]
-    return render_template("console/campaigns.html", rows=rows, statuses=statuses(), describe=describe_audience)
+    return render_template("console/campaigns.html", rows=rows, statuses=statuses(), describe=describe_audience,
+                           schedule=in_words)
 
 
 @bp.get("/campaigns/new")
 @staff_page(*ROLES)
 def new(visit: Visit) -> Any:
-    return _form_page(visit, MultiDict({"when": "now", "offer": "none"}))
+    return _form_page(visit, MultiDict({"when": "now", "offer": "none", "repeat": "weekly"}))
 
 
 @bp.post("/campaigns/new")
@@ -194,10 +202,15 @@ def submit(visit: Visit) -> Any:
     created = campaigns.create(visit.session, visit.program, visit.config, draft, visit.now, visit.actor)
     visit.log("campaign_create", target=f"campaign {created.id}", name=created.name,
               audience=audiences.describe(created.audience), offer=created.offer_kind,
-              send_at=created.send_at.isoformat() if created.send_at else None)
-    flash(_("Campaign created.") + " " + (
-        _("It goes out within a minute.") if created.send_at is not None and created.send_at <= visit.now
-        else _("It goes out at the time you chose.")))
+              send_at=created.send_at.isoformat() if created.send_at else None, cron=created.cron)
+    if created.cron:
+        after = _("{schedule}, in the program's time zone. First run: {when}.", schedule=in_words(created.cron),
+                  when=words.moment(created.next_run_at, visit.config.timezone))
+    elif created.send_at is not None and created.send_at <= visit.now:
+        after = _("It goes out within a minute.")
+    else:
+        after = _("It goes out at the time you chose.")
+    flash(_("Campaign created.") + " " + after)
     return redirect(url_for("campaigns_page.show", campaign_id=created.id), 303)
 
 
@@ -286,7 +299,7 @@ def _show_page(visit: Visit, campaign: Campaign, status: int = 200, errors: dict
     return render_template(
         "console/campaign.html", campaign=campaign, stats=stats, statuses=statuses(), reasons=reasons(),
         audience=describe_audience(campaign.audience), cancellable=cancellable, errors=errors or {},
-        notice=notice, phone=visit.staff.phone or "", form=request.form,
+        notice=notice, phone=visit.staff.phone or "", form=request.form, schedule=in_words(campaign.cron),
         conversion=stats.converted / stats.sent if stats.sent else None,
     ), status
 

@@ -26,6 +26,7 @@ from rewards.models import (
     StaffActivity,
     StaffUser,
 )
+from rewards.promotions import cron
 
 PHONES = [f"+1555000000{n}" for n in range(1, 6)]  # the demo's members
 STAFF_PHONE = "+15550009999"  # not a member
@@ -370,3 +371,160 @@ def test_a_test_send_to_a_phone_that_sent_stop_is_refused(console: Shop) -> None
     assert field_error(refused.get_data(as_text=True), "my_phone") == (
         "web does not reach this phone (it sent STOP, or the provider said it is unreachable)")
     assert outbox(console) == [] and activity(console, "campaign_test_send") == []
+
+
+# --- recurring campaigns: the "Repeat" choices, as the CLI's --cron -------------------------------
+
+
+def program_zone(shop: Shop) -> str:
+    with shop.rt.transaction() as session:
+        _, config = shop.rt.program(session)
+    return config.timezone
+
+
+@pytest.mark.parametrize(("fields", "expression", "words"), [
+    ({"repeat": "daily", "repeat_time": "08:30"}, "30 8 * * *", "Every day at 08:30"),
+    ({"repeat": "weekly", "weekday": ["SAT"], "repeat_time": "10:00"}, "0 10 * * SAT", "Every Saturday at 10:00"),
+    ({"repeat": "weekly", "weekday": ["FRI", "MON"], "repeat_time": "18:05"}, "5 18 * * MON,FRI",
+     "Every Monday and Friday at 18:05"),
+    ({"repeat": "monthly", "month_day": "15", "repeat_time": "09:00"}, "0 9 15 * *",
+     "Every month on day 15 at 09:00"),
+    ({"repeat": "cron", "cron": "0 10 * * sat", "weekday": ["MON"], "repeat_time": "junk"}, "0 10 * * sat",
+     "Every Saturday at 10:00"),
+])
+def test_a_recurring_campaign_from_the_form_is_the_clis_cron(console: Shop, fields: dict[str, Any], expression: str,
+                                                            words: str) -> None:
+    manager = sign_in(console, "manager")
+    page = manager.get("/campaigns/new").get_data(as_text=True)
+    for name in ("repeat", "weekday", "month_day", "repeat_time", "cron"):
+        assert f'name="{name}"' in page, name
+    done = post_form(manager, "/campaigns/new", form(when="repeat", send_at="2199-01-01T10:00", **fields),
+                     token_from="/campaigns/new")
+    assert done.status_code == 303, done.get_data(as_text=True)
+    (created,) = campaigns_in(console)
+    zone = program_zone(console)
+    assert (created.cron, created.send_at, created.status) == (expression, None, "scheduled")
+    # the next run is the one the domain computes for the CLI's --cron, at the wall time chosen
+    assert created.next_run_at is not None and created.created_at is not None
+    assert created.next_run_at == cron.next_run(expression, created.created_at, zone)
+    wall = created.next_run_at.astimezone(ZoneInfo(zone))
+    hour, minute = (int(n) for n in expression.split()[1::-1])
+    assert (wall.hour, wall.minute) == (hour, minute) and created.next_run_at > created.created_at
+    if fields["repeat"] == "monthly":
+        assert wall.day == 15
+    elif expression.endswith("SAT") or expression.endswith("sat"):
+        assert wall.isoweekday() == 6
+    elif expression.endswith("MON,FRI"):
+        assert wall.isoweekday() in (1, 5)
+    (logged,) = activity(console, "campaign_create")
+    assert logged.details["cron"] == expression and logged.details["send_at"] is None
+    shown = manager.get("/campaigns/1").get_data(as_text=True)
+    assert f"Campaign created. {words}, in the program&#39;s time zone. First run: " in shown
+    assert re.search(rf'<dd id="schedule">{words} <span class="detail">\(cron: {re.escape(expression)}\)', shown)
+    assert "Cancel this campaign" in shown
+    listed = manager.get("/campaigns").get_data(as_text=True)
+    assert f'<span class="schedule">{words}</span>' in listed and "Next: " in listed
+
+
+def test_the_cli_and_the_api_read_the_forms_recurring_campaign(console: Shop) -> None:
+    owner = sign_in(console, "owner")
+    post_form(owner, "/campaigns/new", form(when="repeat", repeat="weekly", weekday=["SAT"], repeat_time="10:00"),
+              token_from="/campaigns/new")
+    api = console.get("/campaigns/1").json
+    assert api["cron"] == "0 10 * * SAT"
+    made_by_api = console.post("/campaigns", {"name": "API", "text": "Hi", "cron": "0 10 * * SAT"})
+    assert made_by_api.status_code == 201, made_by_api.json
+    first, second = campaigns_in(console)
+    assert (first.cron, first.next_run_at) == (second.cron, second.next_run_at)
+
+
+def test_a_recurring_campaign_is_cancelled_and_stops(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    post_form(manager, "/campaigns/new", form(when="repeat", repeat="daily", repeat_time="10:00"),
+              token_from="/campaigns/new")
+    done = post_form(manager, "/campaigns/1/cancel", {}, token_from="/campaigns/1")
+    assert done.status_code == 303
+    (cancelled,) = campaigns_in(console)
+    assert (cancelled.status, cancelled.next_run_at, cancelled.cron) == ("cancelled", None, "0 10 * * *")
+    shown = manager.get("/campaigns/1").get_data(as_text=True)
+    assert "Every day at 10:00" in shown and "Cancel this campaign" not in shown
+    assert console.cli("campaign", "send-due").exit_code == 0
+    with console.rt.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"repeat": "daily", "repeat_time": ""}, "repeat_time", "Choose the time it goes out, like 10:00."),
+    ({"repeat": "daily", "repeat_time": "25:00"}, "repeat_time",
+     '"25:00" is not a time of day: write it like 10:00 (00:00 to 23:59).'),
+    ({"repeat": "weekly", "repeat_time": "10:00"}, "weekday", "Tick at least one day of the week."),
+    ({"repeat": "weekly", "weekday": ["HOLIDAY"], "repeat_time": "10:00"}, "weekday",
+     "Tick at least one day of the week."),
+    ({"repeat": "monthly", "month_day": "32", "repeat_time": "10:00"}, "month_day",
+     "Choose a day of the month from 1 to 31."),
+    ({"repeat": "cron", "cron": ""}, "cron", 'Type a cron expression, like "0 10 * * SAT" (Saturdays at 10:00).'),
+    ({"repeat": "cron", "cron": "0 25 * * *"}, "cron", None),  # the domain's words, as the API's
+    ({"repeat": "cron", "cron": "*/10 * * * *"}, "cron", None),
+    ({"repeat": "cron", "cron": "0 0 30 2 *"}, "cron", None),
+    ({"repeat": "sometimes"}, "repeat", "Choose how often it repeats."),
+])
+def test_a_repeat_refusal_is_shown_next_to_its_field(console: Shop, fields: dict[str, Any], field: str,
+                                                    message: str | None) -> None:
+    manager = sign_in(console, "manager")
+    page = post_form(manager, "/campaigns/new", form(when="repeat", **fields), token_from="/campaigns/new")
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    shown = field_error(html, field)
+    if message is None:
+        answer = console.post("/campaigns", {"name": "Gold weekend", "text": "Hi", "cron": fields["cron"]})
+        assert answer.status_code == 422
+        message = answer.json["message"]
+    assert shown == message, html
+    assert f'href="#err-{field}"' in html
+    assert campaigns_in(console) == [] and activity(console, "campaign_create") == []
+
+
+def test_a_recurring_campaign_with_fixed_dated_points_is_refused(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    page = post_form(manager, "/campaigns/new", form(when="repeat", repeat="daily", repeat_time="10:00",
+                                                     offer="multiplier", multiplier="2", offer_from="2199-01-01",
+                                                     offer_until="2199-01-02"), token_from="/campaigns/new")
+    assert page.status_code == 422
+    assert field_error(page.get_data(as_text=True), "multiplier") == (
+        "multiplier: has fixed dates, so it cannot ride on a recurring (cron) campaign")
+    assert campaigns_in(console) == []
+
+
+def test_the_count_for_a_repeat_is_for_its_first_run(console: Shop) -> None:
+    manager = sign_in(console, "manager")
+    counted = manager.get("/campaigns/preview", query_string={"when": "repeat", "repeat": "weekly",
+                                                              "weekday": "SAT", "repeat_time": "10:00"})
+    assert counted.status_code == 200 and counted.json["ok"]
+    refused = manager.get("/campaigns/preview", query_string={"when": "repeat", "repeat": "weekly",
+                                                              "repeat_time": "10:00"})
+    assert refused.status_code == 422
+    assert (refused.json["field"], refused.json["message"]) == ("weekday", "Tick at least one day of the week.")
+    assert campaigns_in(console) == []
+
+
+def test_an_owner_reads_the_schedule_in_spanish(console: Shop) -> None:
+    owner = sign_in(console, "owner", language="es")
+    page = owner.get("/campaigns/new").get_data(as_text=True)
+    assert "sábado" in page and "Repetir" in page
+    post_form(owner, "/campaigns/new", form(when="repeat", repeat="weekly", weekday=["SAT", "SUN"],
+                                            repeat_time="10:00"), token_from="/campaigns/new")
+    post_form(owner, "/campaigns/new", form(when="repeat", repeat="monthly", month_day="1", repeat_time="09:00"),
+              token_from="/campaigns/new")
+    assert [c.cron for c in campaigns_in(console)] == ["0 10 * * SAT,SUN", "0 9 1 * *"]
+    assert "Cada sábado y domingo a las 10:00" in owner.get("/campaigns/1").get_data(as_text=True)
+    listed = owner.get("/campaigns").get_data(as_text=True)
+    assert "Cada sábado y domingo a las 10:00" in listed and "Cada mes el día 1 a las 09:00" in listed
+
+
+def test_a_cashier_may_not_create_a_recurring_campaign(console: Shop) -> None:
+    cashier = sign_in(console, "cashier")
+    token = csrf_token(cashier, "/login")
+    answer = cashier.post("/campaigns/new", data=form(when="repeat", repeat="daily", repeat_time="10:00",
+                                                       csrf_token=token))
+    assert answer.status_code == 403
+    assert campaigns_in(console) == []
