@@ -98,8 +98,12 @@ def audience_of(form: MultiDict[str, str]) -> dict[str, Any]:
 
 
 def count_schedule(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The schedule a count is for: the form's, except that a time not given yet counts now."""
-    fields = schedule_fields(form)
+    """The schedule a count is for: the form's, except that a time or repeat not (fully) given
+    yet counts now, as the merchant is still filling it in (creating refuses it)."""
+    try:
+        fields = schedule_fields(form)
+    except InvalidInput:
+        return {"send_now": True}
     return fields if fields.get("send_at") or fields.get("cron_expression") else {"send_now": True}
 
 

@@ -1,7 +1,9 @@
 """The console's campaign pages, as a manager uses them: the live count is the number
 ``loyalty campaign preview`` prints and writes nothing; a campaign is created now or for
 later through the same checks as the API (a refusal shown next to its field, in the same
-words); a scheduled one is cancelled; a test goes to the staff user's own phone only;
+words); a recurring one ("Repeat": every day, week or month at a time, or a cron expression)
+is stored with the cron expression and next run the CLI's --cron gives, and read in words;
+a scheduled one is cancelled; a test goes to the staff user's own phone only;
 a cashier may not open any of it; a form without its CSRF token is refused."""
 from __future__ import annotations
 
@@ -495,15 +497,17 @@ def test_a_recurring_campaign_with_fixed_dated_points_is_refused(console: Shop) 
     assert campaigns_in(console) == []
 
 
-def test_the_count_for_a_repeat_is_for_its_first_run(console: Shop) -> None:
+def test_the_count_for_a_repeat_and_a_wrong_cron(console: Shop) -> None:
     manager = sign_in(console, "manager")
     counted = manager.get("/campaigns/preview", query_string={"when": "repeat", "repeat": "weekly",
                                                               "weekday": "SAT", "repeat_time": "10:00"})
     assert counted.status_code == 200 and counted.json["ok"]
-    refused = manager.get("/campaigns/preview", query_string={"when": "repeat", "repeat": "weekly",
-                                                              "repeat_time": "10:00"})
-    assert refused.status_code == 422
-    assert (refused.json["field"], refused.json["message"]) == ("weekday", "Tick at least one day of the week.")
+    unfinished = manager.get("/campaigns/preview", query_string={"when": "repeat", "repeat": "weekly",
+                                                                 "repeat_time": "10:00"})  # no day ticked yet
+    assert unfinished.status_code == 200 and unfinished.json["sending"] == counted.json["sending"]
+    refused = manager.get("/campaigns/preview", query_string={"when": "repeat", "repeat": "cron", "cron": "0 25 * * *"})
+    assert refused.status_code == 422 and refused.json["field"] == "cron"
+    assert refused.json["message"].startswith('cron "0 25 * * *": the hour must be 0 to 23')
     assert campaigns_in(console) == []
 
 

@@ -116,3 +116,39 @@ def test_the_form_is_usable_from_the_keyboard(chromium: Any, served: tuple[Shop,
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Keyboard")).to_be_visible()
     page.close()
+
+
+def test_an_owner_makes_a_weekly_campaign(chromium: Any, served: tuple[Shop, str]) -> None:
+    """The "When" part shows only the fields of the choice made; a weekly campaign is created
+    and its page reads its schedule in words."""
+    shop, base = served
+    email = add_user(shop, "owner")
+    page = chromium.new_page(viewport=PHONE)
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/login?next=/campaigns/new")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+    expect(page.get_by_label("Date and time")).to_be_hidden()
+    expect(page.get_by_label("Saturday")).to_be_hidden()
+    page.get_by_label("Repeat", exact=True).check()
+    expect(page.get_by_label("Saturday")).to_be_visible()
+    expect(page.get_by_label("Date and time")).to_be_hidden()
+    expect(page.get_by_label("On day (every month)")).to_be_hidden()
+    page.get_by_label("Name (for you: shown in lists)").fill("Saturday treat")
+    page.get_by_label("Text", exact=True).fill("A treat every Saturday!")
+    page.get_by_label("At (time)").fill("10:00")
+    page.get_by_role("button", name="Create the campaign").click()  # no day ticked: refused next to the days
+    expect(page.locator("#err-weekday")).to_have_text("Tick at least one day of the week.")
+    expect(page.get_by_label("Saturday")).to_be_visible()  # the choice made is kept, and shown
+    audit(page)
+    page.get_by_label("Saturday").check()
+    page.get_by_role("button", name="Create the campaign").click()
+    expect(page.get_by_role("heading", name="Saturday treat")).to_be_visible()
+    expect(page.locator("#schedule")).to_contain_text("Every Saturday at 10:00")
+    audit(page)
+    assert errors == []
+    page.close()
