@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from support import NO_POSTGRES, POSTGRES_URL, T0, drop_postgres_schema, postgres_engine  # noqa: F401
+from support import NO_POSTGRES, POSTGRES_URL, T0, build_postgres_schema, drop_postgres_schema, postgres_engine  # noqa: F401
 
 from rewards import ledger
 from rewards.models import Base, Program
@@ -43,9 +43,10 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
         eng, schema = postgres_engine()
+        build_postgres_schema(eng, schema, "models", Base.metadata.create_all)
     else:
         eng = make_engine(f"sqlite:///{tmp_path / 'loyalty.db'}")
-    Base.metadata.create_all(eng)
+        Base.metadata.create_all(eng)
     yield eng
     with Session(eng) as session:
         report = ledger.audit(session)

@@ -153,9 +153,8 @@ class StoryShop:
 @contextmanager
 def story_shop(kind: str, tmp_path: Path) -> Iterator[StoryShop]:
     """The story's shop on SQLite or (when LOYALTY_TEST_POSTGRES_URL is set) PostgreSQL."""
-    from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url, postgres_schema_url
+    from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_postgres_url, migrated_sqlite_url
 
-    from web import database
     from web.app import create_app
     from web.settings import Settings
 
@@ -163,14 +162,12 @@ def story_shop(kind: str, tmp_path: Path) -> Iterator[StoryShop]:
     if kind == "postgres":
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        url, schema = postgres_schema_url()
+        url, schema = migrated_postgres_url()
     else:
         url = migrated_sqlite_url(tmp_path / "metrics.db")
     app = create_app(Settings.from_env({"DATABASE_URL": url, "LOYALTY_PROGRAM_FILE": str(DEMO_PROGRAM_PATH),
                                         "LOYALTY_QR_DIR": str(tmp_path / "qr")}))
     try:
-        if schema:
-            database.upgrade(app.extensions["loyalty"].engine)
         made = StoryShop(app)
         yield made
         made.audit()

@@ -20,7 +20,6 @@ from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sq
 from rewards import apikeys, ledger, members, redemption
 from rewards.models import ApiKey, Campaign, Code, CodeAttempt, LedgerEntry, Member, Purchase, Reward
 from rewards.program.config import DEMO_PROGRAM_PATH, load_program_file
-from web import database
 from web.app import create_app
 from web.cli import cli
 from web.runtime import Runtime
@@ -99,12 +98,11 @@ def any_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
         return
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    from support import postgres_schema_url
+    from support import migrated_postgres_url
 
-    url, schema = postgres_schema_url()
+    url, schema = migrated_postgres_url()
     app = create_app(_settings(url, tmp_path))
     try:
-        database.upgrade(app.extensions["loyalty"].engine)
         made = Shop(app)
         yield made
         made.audit()

@@ -12,13 +12,12 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_sqlite_url, postgres_schema_url
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_postgres_url, migrated_sqlite_url
 
 from rewards import apikeys, members
 from rewards.models import Campaign, Identity, OutboxMessage
 from scheduler import campaigns as scheduler_campaigns
 from scheduler.clock import Clock
-from web import database
 from web.app import create_app
 from web.cli import cli
 from web.settings import Settings
@@ -33,8 +32,6 @@ class Merchant:
                                       "LOYALTY_QR_DIR": str(tmp_path)})
         self.app = create_app(settings)
         self.rt = self.app.extensions["loyalty"]
-        if url is not None:
-            database.upgrade(self.rt.engine)
         self.now = T0
         self.rt.clock = lambda: self.now
         assert self.cli("demo").exit_code == 0
@@ -86,7 +83,7 @@ def any_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Merchan
         return
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    url, schema = postgres_schema_url()
+    url, schema = migrated_postgres_url()
     made: Merchant | None = None
     try:
         made = Merchant(tmp_path, url)

@@ -31,7 +31,6 @@ from twilio.request_validator import RequestValidator
 
 from rewards import apikeys, ledger
 from rewards.models import Base, Campaign, Code, CodeAttempt, Member, OutboxMessage, Reward
-from web import database
 from web.app import create_app
 from web.cli import cli
 from web.providers.telegram import SECRET_HEADER
@@ -91,8 +90,6 @@ class Site:
             "TWILIO_AUTH_TOKEN": "fuzz-auth-token", "TWILIO_SMS_FROM": SMS_FROM, "TWILIO_WHATSAPP_FROM": WA_FROM,
         }))
         self.rt = self.app.extensions["loyalty"]
-        if not url.startswith("sqlite"):
-            database.upgrade(self.rt.engine)
         result = CliRunner().invoke(cli, ["demo"], obj=ScriptInfo(create_app=lambda: self.app))
         assert result.exit_code == 0, result.output
         self.client = self.app.test_client()
@@ -152,9 +149,9 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, telegram: FakeTelegram)
     else:
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        from support import postgres_schema_url
+        from support import migrated_postgres_url
 
-        url, schema = postgres_schema_url()
+        url, schema = migrated_postgres_url()
     made = Site(url, tmp_path, telegram)
     try:
         yield made

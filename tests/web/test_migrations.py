@@ -138,3 +138,69 @@ def test_messages_queued_before_0019_count_their_staleness_from_when_they_were_q
     command.downgrade(database.alembic_config(empty_engine), "0017")
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM outbox_messages")).scalar() == 1
+
+
+def _catalog(engine: Engine, schema: str, versioned: bool = True) -> dict[str, list[tuple[object, ...]]]:
+    """What a schema holds, as PostgreSQL describes it, its own name written as ``{schema}``."""
+    queries = {
+        "columns": "SELECT table_name, column_name, ordinal_position, data_type, character_maximum_length, numeric_precision,"
+                   " column_default, is_nullable FROM information_schema.columns WHERE table_schema = :s",
+        "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = :s",
+        "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                       " WHERE connamespace = CAST(:s AS regnamespace)",
+        "triggers": "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                    " WHERE NOT t.tgisinternal AND c.relnamespace = CAST(:s AS regnamespace)",
+        "functions": "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = CAST(:s AS regnamespace)",
+        "sequences": "SELECT sequence_name, data_type, start_value FROM information_schema.sequences WHERE sequence_schema = :s",
+    }
+    with engine.connect() as conn:
+        described = {name: sorted(tuple(str(value).replace(schema, "{schema}") for value in row)
+                                  for row in conn.execute(text(query), {"s": schema}))
+                     for name, query in queries.items()}
+        if versioned:
+            described["alembic_version"] = sorted(conn.execute(text("SELECT * FROM alembic_version")).all())
+    return described
+
+
+@pytest.mark.parametrize("empty_engine", ["postgres"], indirect=True)
+def test_a_replayed_postgres_schema_is_the_one_the_migrations_build(empty_engine: Engine) -> None:
+    """tests/support.py's ``migrated_postgres_url`` replays the SQL the migrations sent the first
+    time (once per test process): what it gives holds the same tables, columns, indexes,
+    constraints, triggers and version as a schema migrated here."""
+    from support import drop_postgres_schema, migrated_postgres_url
+
+    from rewards.storage.db import make_engine
+
+    database.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        migrated_schema = conn.execute(text("SELECT current_schema()")).scalar()
+    expected = _catalog(empty_engine, str(migrated_schema))
+    assert expected["triggers"] and expected["functions"] and expected["alembic_version"]
+    for _ in range(2):  # the first may be the recording run; the second is a replay
+        url, schema = migrated_postgres_url()
+        engine = make_engine(url)
+        try:
+            assert _catalog(engine, schema) == expected
+        finally:
+            engine.dispose()
+            drop_postgres_schema(schema)
+
+
+@pytest.mark.parametrize("empty_engine", ["postgres"], indirect=True)
+def test_a_replayed_postgres_schema_is_the_one_the_models_create(empty_engine: Engine) -> None:
+    """The ``engine`` fixture's PostgreSQL schema is replayed the same way, from the first
+    ``create_all`` of the test process: it is the one ``create_all`` makes."""
+    from support import build_postgres_schema, drop_postgres_schema, postgres_engine
+
+    Base.metadata.create_all(empty_engine)
+    with empty_engine.connect() as conn:
+        expected = _catalog(empty_engine, str(conn.execute(text("SELECT current_schema()")).scalar()), versioned=False)
+    assert expected["columns"] and expected["indexes"]
+    for _ in range(2):  # the first may be the recording run; the second is a replay
+        engine, schema = postgres_engine()
+        try:
+            build_postgres_schema(engine, schema, "models", Base.metadata.create_all)
+            assert _catalog(engine, schema, versioned=False) == expected
+        finally:
+            engine.dispose()
+            drop_postgres_schema(schema)

@@ -13,11 +13,10 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from running import Running, chat_round_trip, clean_env, free_port, http, loyalty, wait_until_up
 from sqlalchemy import Engine, text
-from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, postgres_schema_url, wait_until
+from support import NO_POSTGRES, POSTGRES_URL, drop_postgres_schema, migrated_postgres_url, migrated_sqlite_url, wait_until
 
 from channels.sender import Limits
 from rewards.errors import ConfigError
-from web import database
 from web.app import create_app
 from web.cli import cli
 from web.sender_runtime import limits
@@ -42,14 +41,13 @@ def production_url(tmp_path: Path) -> Iterator[str]:
 def _database(kind: str, tmp_path: Path) -> Iterator[str]:
     schema = None
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'run.db'}"
+        url = migrated_sqlite_url(tmp_path / "run.db")
     else:
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        url, schema = postgres_schema_url()
+        url, schema = migrated_postgres_url()
     app = create_app(Settings.from_env({"DATABASE_URL": url, "LOYALTY_QR_DIR": str(tmp_path / "qr")}))
     try:
-        database.upgrade(app.extensions["loyalty"].engine)
         result = CliRunner().invoke(cli, ["demo"], obj=ScriptInfo(create_app=lambda: app))
         assert result.exit_code == 0, result.output
     finally:

@@ -19,7 +19,6 @@ from rewards.codes import display
 from rewards.models import Campaign, Member, Purchase
 from rewards.program.config import DEMO_PROGRAM_PATH
 from rewards.program.programs import config_of
-from web import database
 from web.app import create_app
 
 CASHIER = 777000111  # a Telegram user id on the allow-list
@@ -43,11 +42,10 @@ def tg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bot]:
         if request.param == "postgres":
             if not POSTGRES_URL:
                 pytest.skip(NO_POSTGRES)
-            from support import postgres_schema_url
+            from support import migrated_postgres_url
 
-            url, schema = postgres_schema_url()
+            url, schema = migrated_postgres_url()
             app = create_app(_settings(url, tmp_path, fake))
-            database.upgrade(app.extensions["loyalty"].engine)
         else:
             app = create_app(_settings(migrated_sqlite_url(tmp_path / 'tg.db'), tmp_path, fake))
         noon = last_noon_in_new_york()

@@ -24,7 +24,6 @@ from channels.sender import Sender
 from channels.telegram import TelegramAdapter
 from rewards import apikeys, ledger, members, referrals
 from rewards.models import Identity, InboundMessage, Member, OutboxMessage, Referral
-from web import database
 from web.app import create_app
 from web.cli import cli
 from web.providers import telegram as telegram_provider
@@ -120,11 +119,10 @@ def tg(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram) -> It
     if request.param == "postgres":
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
-        from support import postgres_schema_url
+        from support import migrated_postgres_url
 
-        url, schema = postgres_schema_url()
+        url, schema = migrated_postgres_url()
         app = create_app(_settings(url, tmp_path, fake))
-        database.upgrade(app.extensions["loyalty"].engine)
     else:
         app = create_app(_settings(migrated_sqlite_url(tmp_path / 'tg.db'), tmp_path, fake))
     bot = Bot(app, fake)

@@ -24,7 +24,7 @@ from rewards import ledger, members, outbox
 from rewards.events import PointsEarned
 from rewards.models import Identity, InboundMessage, OutboxMessage
 from rewards.program.config import DEMO_PROGRAM_PATH
-from web import database, providers
+from web import providers
 from web.app import create_app
 from web.inbox import notify
 from web.runtime import Runtime
@@ -194,12 +194,11 @@ def any_tw_fixture(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTwi
         return
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    from support import postgres_schema_url
+    from support import migrated_postgres_url
 
-    url, schema = postgres_schema_url()
+    url, schema = migrated_postgres_url()
     app = create_app(_settings(url, tmp_path, fake))
     try:
-        database.upgrade(app.extensions["loyalty"].engine)
         app.extensions["loyalty"].load_program_file(DEMO_PROGRAM_PATH)
         made = Twilio(app, fake, Clock())
         yield made
