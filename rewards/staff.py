@@ -1,6 +1,6 @@
 """The merchant's staff who sign in to the console: owners, managers and cashiers.
 
-Passwords are kept only as Werkzeug's salted slow hash (scrypt by default). Signing in is
+Passwords are kept only as Werkzeug's salted slow hash (scrypt). Signing in is
 throttled per account and per client address, counted in the database so every process of
 the app sees the same count; a refusal never says whether the email exists.
 """
@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from secrets import token_hex
 
 from sqlalchemy import delete, func, select
@@ -29,9 +30,25 @@ WINDOW = timedelta(minutes=15)
 FAILURES_PER_ACCOUNT = 5
 FAILURES_PER_ADDRESS = 20
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
-# Checked against when the email is unknown, so that a wrong email takes as long as a wrong
-# password and the time of the answer does not tell whether the account exists.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
+# Werkzeug's method for new password hashes: scrypt, slow on purpose (a tenth of a second
+# of CPU), so a stolen table is slow to guess from. Only the tests change it (tests/conftest.py
+# sets one round of PBKDF2: the console's tests sign in hundreds of times); nothing in the
+# product or its settings does.
+PASSWORD_HASH_METHOD = "scrypt"
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked against when the email is unknown, so that a wrong email takes as long as a
+    wrong password and the time of the answer does not tell whether the account exists."""
+    return generate_password_hash("not a password of anyone", method=method)
+
+
+_dummy_hash(PASSWORD_HASH_METHOD)  # made now, so the first unknown email takes no longer than the next
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
 
 
 def clean_email(email: str) -> str:
@@ -72,7 +89,7 @@ def create(session: Session, program_id: int, email: str, role: str, password: s
     taken = session.scalar(select(StaffUser.id).where(StaffUser.program_id == program_id, StaffUser.email == email))
     if taken is not None:
         raise AlreadyDone(f"{email} already has an account", reason="exists")
-    user = StaffUser(program_id=program_id, email=email, role=role, password_hash=generate_password_hash(password),
+    user = StaffUser(program_id=program_id, email=email, role=role, password_hash=_hash(password),
                      language=language, created_at=now, session_version=1)
     session.add(user)
     session.flush()
@@ -106,7 +123,7 @@ def _keep_an_owner(session: Session, user: StaffUser) -> None:
 
 def set_password(user: StaffUser, password: str) -> None:
     """A new password; every session signed in with the old one ends."""
-    user.password_hash = generate_password_hash(check_password(password))
+    user.password_hash = _hash(check_password(password))
     user.session_version += 1
 
 
@@ -187,7 +204,7 @@ def sign_in(session: Session, program_id: int, email: str, password: str, addres
             or _failures(session, "address", client, since) >= FAILURES_PER_ADDRESS):
         return SignIn(None, "throttled")
     user = session.scalar(select(StaffUser).where(StaffUser.program_id == program_id, StaffUser.email == email))
-    good = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    good = check_password_hash(user.password_hash if user else _dummy_hash(PASSWORD_HASH_METHOD), password)
     if user is None or not good or user.disabled_at is not None:
         session.add_all([SignInFailure(scope="email", key=account, at=now),
                          SignInFailure(scope="address", key=client, at=now)])

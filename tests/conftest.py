@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from support import NO_POSTGRES, POSTGRES_URL, T0, build_postgres_schema, drop_postgres_schema, postgres_engine  # noqa: F401
 
-from rewards import ledger
+from rewards import ledger, staff
 from rewards.models import Base, Program
 from rewards.program.config import DEMO_PROGRAM_PATH, ProgramConfig, load_program_file
 from rewards.program.programs import sync_program
@@ -32,6 +32,21 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Console passwords hashed with one round of PBKDF2 instead of scrypt, which takes a
+    tenth of a second of CPU by design for each hash and each check (rewards/staff.py's
+    PASSWORD_HASH_METHOD). A test that asks for ``production_password_hashes`` keeps scrypt."""
+    if "production_password_hashes" not in request.fixturenames:
+        monkeypatch.setattr(staff, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")
+
+
+@pytest.fixture
+def production_password_hashes() -> str:
+    """The product's password hash method, as it is outside the tests."""
+    return staff.PASSWORD_HASH_METHOD
 
 
 @pytest.fixture(params=["sqlite"])

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from test_api import Shop
 from werkzeug.security import check_password_hash
 
+from rewards import staff
 from rewards.models import StaffUser
 
 
@@ -19,6 +20,22 @@ def test_create_reads_the_password_from_standard_input_and_keeps_only_its_hash(c
         assert PASSWORD not in user.password_hash and check_password_hash(user.password_hash, PASSWORD)
     listed = console.cli("users", "list")
     assert "ana@shop.example  manager  last sign-in never  active" in listed.output
+
+
+def test_outside_the_tests_passwords_are_kept_as_scrypt_hashes(console: Shop, production_password_hashes: str) -> None:
+    """The tests hash with one round of PBKDF2 (tests/conftest.py); the product with scrypt,
+    a new password and a changed one alike, and a sign-in checks against it."""
+    assert production_password_hashes == "scrypt"
+    console.cli("users", "create", "ana@shop.example", "--role", "owner", input=f"{PASSWORD}\n")
+    with console.rt.transaction() as session:
+        created = session.scalar(select(StaffUser).where(StaffUser.email == "ana@shop.example"))
+        assert created is not None and created.password_hash.startswith("scrypt:32768:8:1$")
+    assert console.cli("users", "passwd", "ana@shop.example", input=f"{PASSWORD}!\n").exit_code == 0
+    with console.rt.transaction() as session:
+        changed = session.scalar(select(StaffUser).where(StaffUser.email == "ana@shop.example"))
+        assert changed is not None and changed.password_hash.startswith("scrypt:32768:8:1$")
+        assert staff.sign_in(session, console.program_id, "ana@shop.example", f"{PASSWORD}!", "127.0.0.1",
+                             console.rt.clock()).user == changed
 
 
 def test_create_refuses_clearly(console: Shop) -> None:
