@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from support import NO_POSTGRES, POSTGRES_URL, T0, build_postgres_schema, drop_postgres_schema, postgres_engine  # noqa: F401
+from support import (  # noqa: F401
+    NO_POSTGRES,
+    POSTGRES_URL,
+    T0,
+    build_postgres_schema,
+    drop_postgres_schema,
+    models_sqlite_url,
+    postgres_engine,
+)
 
 from rewards import ledger, staff
 from rewards.models import Base, Program
@@ -60,8 +68,7 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
         eng, schema = postgres_engine()
         build_postgres_schema(eng, schema, "models", Base.metadata.create_all)
     else:
-        eng = make_engine(f"sqlite:///{tmp_path / 'loyalty.db'}")
-        Base.metadata.create_all(eng)
+        eng = make_engine(models_sqlite_url(tmp_path / "loyalty.db"))
     yield eng
     with Session(eng) as session:
         report = ledger.audit(session)

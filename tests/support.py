@@ -38,16 +38,29 @@ def wait_until(condition: Callable[[], object], failure: str, timeout: float = 1
 
 def migrated_sqlite_url(path: Path) -> str:
     """A SQLite URL for ``path``, the file already migrated to the head: a copy of one
-    migrated once per test process (kept beside the tests' own folders, so pytest clears it
-    with them), instead of every app's first request running all the migrations. Tests of
-    the migrations themselves start from an empty file."""
-    template = path.parent.parent / "migrated-head.db"
-    if not template.exists():
-        from web import database
+    migrated once per test process, instead of every app's first request running all the
+    migrations. Tests of the migrations themselves start from an empty file."""
+    from web import database
 
+    return _copied_sqlite_url(path, "migrated-head.db", database.upgrade)
+
+
+def models_sqlite_url(path: Path) -> str:
+    """A SQLite URL for ``path``, the file holding the models' tables (``create_all``): a
+    copy of one made once per test process (the ``engine`` fixture's database)."""
+    from rewards.models import Base
+
+    return _copied_sqlite_url(path, "models.db", Base.metadata.create_all)
+
+
+def _copied_sqlite_url(path: Path, name: str, build: Callable[[Engine], object]) -> str:
+    """``path``, a copy of the file ``name`` that ``build`` made once per test process (kept
+    beside the tests' own folders, so pytest clears it with them)."""
+    template = path.parent.parent / name
+    if not template.exists():
         building = template.with_suffix(f".{os.getpid()}.tmp")
         engine = make_engine(f"sqlite:///{building}")
-        database.upgrade(engine)
+        build(engine)
         engine.dispose()
         building.replace(template)
     shutil.copyfile(template, path)
