@@ -40,11 +40,10 @@ PASSWORD_HASH_METHOD = "scrypt"
 @cache
 def _dummy_hash(method: str) -> str:
     """Checked against when the email is unknown, so that a wrong email takes as long as a
-    wrong password and the time of the answer does not tell whether the account exists."""
+    wrong password and the time of the answer does not tell whether the account exists.
+    Made by the process's first sign-in, whatever its email (not on import: every
+    ``loyalty`` command and worker would pay for a hash it never uses)."""
     return generate_password_hash("not a password of anyone", method=method)
-
-
-_dummy_hash(PASSWORD_HASH_METHOD)  # made now, so the first unknown email takes no longer than the next
 
 
 def _hash(password: str) -> str:
@@ -203,8 +202,9 @@ def sign_in(session: Session, program_id: int, email: str, password: str, addres
     if (_failures(session, "email", account, since) >= FAILURES_PER_ACCOUNT
             or _failures(session, "address", client, since) >= FAILURES_PER_ADDRESS):
         return SignIn(None, "throttled")
+    dummy = _dummy_hash(PASSWORD_HASH_METHOD)  # the first sign-in makes it, known email or not
     user = session.scalar(select(StaffUser).where(StaffUser.program_id == program_id, StaffUser.email == email))
-    good = check_password_hash(user.password_hash if user else _dummy_hash(PASSWORD_HASH_METHOD), password)
+    good = check_password_hash(user.password_hash if user else dummy, password)
     if user is None or not good or user.disabled_at is not None:
         session.add_all([SignInFailure(scope="email", key=account, at=now),
                          SignInFailure(scope="address", key=client, at=now)])
