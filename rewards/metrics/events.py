@@ -75,7 +75,7 @@ class Points:
 
 @dataclass
 class DayTotals:
-    """One local day's additive figures."""
+    """One local day's additive figures (``add``: of two parts of the day)."""
 
     day: date
     new_members: int = 0
@@ -89,12 +89,28 @@ class DayTotals:
     nps_detractors: int = 0
     rewards: dict[int, list[int]] = field(default_factory=dict)  # reward id -> [codes issued, points]
 
+    def add(self, other: DayTotals) -> None:
+        for name in ("new_members", "deleted_members", "referred", "purchases", "sales_minor", "nps_responses",
+                     "nps_promoters", "nps_detractors"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.points.add_points(other.points)
+        for reward_id, (n, points) in other.rewards.items():
+            counted = self.rewards.setdefault(reward_id, [0, 0])
+            counted[0] += n
+            counted[1] += points
 
-def day_totals(session: Session, program_id: int, span: Period, kept_at: datetime | None = None) -> dict[date, DayTotals]:
-    """Every local day of ``span``, read from the events: one grouped read a table."""
+
+def day_totals(session: Session, program_id: int, span: Period, kept_at: datetime | None = None,
+               since: datetime | None = None, before: datetime | None = None) -> dict[date, DayTotals]:
+    """Every local day of ``span``, read from the events: one grouped read a table. Only
+    what happened from ``since`` and before ``before``, when given."""
     days = {d: DayTotals(d) for d in span.dates()}
     buckets = Buckets(span, session.get_bind().dialect.name)
     day_of = buckets.day_of
+    begins, ends = max(span.begins, since or span.begins), min(span.ends, before or span.ends)
+
+    def within(column: Any, _span: Period) -> Any:  # the span, narrowed to [since, before)
+        return and_(column >= begins, column < ends)
 
     def grouped(column: Any, *rest: Any, where: Any) -> Iterable[Any]:
         rows = select(buckets.of(column).label("b"), *rest).where(where).subquery()

@@ -1,8 +1,8 @@
 """The clock's summaries of closed days, and how the figures read them.
 
-- ``metric_days``: one row for each closed local day from the program's first, with that
-  day's additive figures (``events.DayTotals``). A period sums its days' rows; the days
-  after the last row (today, always) are read from the events.
+- ``metric_days``: one row for each local day from the program's first to today so far
+  (made again each run), with that day's additive figures (``events.DayTotals``). A
+  period sums its days' rows, and reads from the events what happened since a row was made.
 - ``metric_cohorts``: the monthly cohort table of the six complete months before today
   (``cohorts.py``), read again from the purchases when one of them was refunded since.
 - ``metric_windows``: the figures that count members (purchasers, repeat purchasers,
@@ -84,20 +84,26 @@ def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: 
     does not hold SQLite's write lock, and written in a short one. Idempotent: a second
     clock at the same moment writes nothing twice."""
     done, cutoff = Filled(), now - MARGIN
-    last = last_closed_day(zone, now)
-    while True:
+    last, today = last_closed_day(zone, now), now.astimezone(zone).date()
+    with reading(sessions) as session:
+        latest = session.execute(select(MetricDay.day, MetricDay.cutoff).where(MetricDay.program_id == program_id)
+                                 .order_by(MetricDay.day.desc()).limit(3)).all()
+        first = session.scalar(select(func.min(Member.joined_at)).where(Member.program_id == program_id))
+    if first is None:
+        return done
+    through = latest[0].day if latest else first.astimezone(zone).date() - timedelta(days=1)
+    # Days summed up while they went on are made again; then the days no summary holds yet
+    # (a month a transaction), in order, so the rows always run from the first day with no
+    # gap; then today so far.
+    done.days += _day_again(sessions, program_id, zone, cutoff,
+                            [day for day, made in reversed(latest) if made < Period(day, day, zone).ends])
+    while through < last:
+        span = Period(through + timedelta(days=1), min(last, through + timedelta(days=DAYS_A_TRANSACTION)), zone)
         with reading(sessions) as session:
-            through = session.scalar(select(func.max(MetricDay.day)).where(MetricDay.program_id == program_id))
-            if through is None:
-                first = session.scalar(select(func.min(Member.joined_at)).where(Member.program_id == program_id))
-                if first is None:
-                    break
-                through = first.astimezone(zone).date() - timedelta(days=1)
-            if through >= last:
-                break
-            span = Period(through + timedelta(days=1), min(last, through + timedelta(days=DAYS_A_TRANSACTION)), zone)
             totals = events.day_totals(session, program_id, span, kept_at=cutoff)
         done.days += _write(sessions, [_day_row(program_id, t, cutoff) for t in totals.values()])
+        through = span.end
+    done.days += _day_again(sessions, program_id, zone, cutoff, _dates(through + timedelta(days=1), today))
     for start, end, prev_start in needed_windows(now.astimezone(zone).date()):
         window = Period(start, end, zone)
         key = (program_id, start, end, prev_start)
@@ -109,7 +115,8 @@ def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: 
                                           kept_at=cutoff, before=cutoff)
         row = MetricWindow(program_id=program_id, start=start, end=end, prev_start=prev_start, cutoff=cutoff,
                            **{name: getattr(counts, name) for name in WindowCounts.FIELDS})
-        done.windows += _replace(sessions, row, key)
+        done.windows += _replace(sessions, row, MetricWindow, program_id=program_id, start=start, end=end,
+                                 prev_start=prev_start)
     with reading(sessions) as session:
         table = cohorts.fill(session, program_id, zone.key, cutoff.astimezone(zone).date(), cutoff)
     if table is not None:
@@ -141,16 +148,35 @@ def _write(sessions: sessionmaker[Session], rows: list[MetricDay] | list[MetricW
     return len(rows)
 
 
-def _replace(sessions: sessionmaker[Session], row: MetricWindow, key: tuple[int, date, date, date]) -> int:
+def _replace(sessions: sessionmaker[Session], row: MetricDay | MetricWindow, table: type[MetricDay] | type[MetricWindow],
+             **key: object) -> int:
+    """Write ``row`` in place of the one with its ``key``."""
     try:
         with sessions.begin() as session:
-            session.execute(delete(MetricWindow).where(
-                MetricWindow.program_id == key[0], MetricWindow.start == key[1], MetricWindow.end == key[2],
-                MetricWindow.prev_start == key[3]))
+            session.execute(delete(table).where(*(getattr(table, name) == value for name, value in key.items())))
             session.add(row)
     except IntegrityError:  # another clock wrote it first
         return 0
     return 1
+
+
+def _day_again(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, cutoff: datetime,
+               days: list[date]) -> int:
+    """Sum up ``days`` as of ``cutoff``, each in place of the row it had."""
+    written = 0
+    for day in days:
+        period = Period(day, day, zone)
+        with reading(sessions) as session:
+            kept = session.get(MetricDay, (program_id, day))
+            if kept is not None and kept.cutoff >= min(period.ends, cutoff):
+                continue  # as new as it can be: the day is over, or it was made this run
+            totals = events.day_totals(session, program_id, period, kept_at=cutoff, before=cutoff)
+        written += _replace(sessions, _day_row(program_id, totals[day], cutoff), MetricDay, program_id=program_id, day=day)
+    return written
+
+
+def _dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _day_row(program_id: int, t: DayTotals, cutoff: datetime) -> MetricDay:
@@ -196,39 +222,47 @@ class Reader:
         self.today = now.astimezone(zone).date()
 
     def days(self, span: Period) -> dict[date, DayTotals]:
-        """Every day of ``span``: the summed-up ones from their rows, less the purchases
-        refunded since; the rest from the events."""
+        """Every day of ``span``: the summed-up ones from their rows, with what happened
+        since a row was made and less the purchases refunded since; the rest from the events."""
         rows = []
         if self.use:
             rows = list(self.session.scalars(select(MetricDay).where(
                 MetricDay.program_id == self.program_id, MetricDay.day >= span.start, MetricDay.day <= span.end)))
         out = {row.day: _day_totals(row) for row in rows}
-        cutoffs = {row.day: row.cutoff for row in rows}
+        through = {row.day: min(row.cutoff, Period(row.day, row.day, self.zone).ends) for row in rows}
+        for row in rows:
+            day = Period(row.day, row.day, self.zone)
+            if through[row.day] < day.ends:  # made while the day went on
+                out[row.day].add(events.day_totals(self.session, self.program_id, day, since=through[row.day])[row.day])
         for run in _runs([d for d in span.dates() if d not in out]):
             out.update(events.day_totals(self.session, self.program_id, Period(run[0], run[-1], self.zone)))
         if rows:
-            first, last = min(cutoffs), max(cutoffs)
+            first, last = min(through), max(through)
             for _member, made, refunded, amount in events.refunded_since(
-                self.session, self.program_id, min(cutoffs.values()),
+                self.session, self.program_id, min(row.cutoff for row in rows),
                 midnight(first, self.zone), midnight(last + timedelta(days=1), self.zone),
             ):
                 day = made.astimezone(self.zone).date()
-                if day in cutoffs and refunded >= cutoffs[day]:
+                row_cutoff = next(row.cutoff for row in rows if row.day == day) if day in through else None
+                if row_cutoff is not None and made < through[day] and refunded >= row_cutoff:
                     out[day].purchases -= 1
                     out[day].sales_minor -= amount
         return {d: out[d] for d in span.dates()}
 
     def held_before(self, day: date) -> tuple[int, int]:
         """(members, points held) at the start of local ``day``: the summed-up days before
-        it, and the events since the last of them."""
-        through, members, points = None, 0, 0
+        it, and the events since the last of them was made."""
+        members, points, begins = 0, 0, None
         if self.use:
-            through, members, points = self.session.execute(select(
-                func.max(MetricDay.day), func.coalesce(func.sum(MetricDay.new_members - MetricDay.deleted_members), 0),
+            members, points = self.session.execute(select(
+                func.coalesce(func.sum(MetricDay.new_members - MetricDay.deleted_members), 0),
                 func.coalesce(func.sum(MetricDay.earned - MetricDay.refunded - MetricDay.redeemed + MetricDay.returned
                                        - MetricDay.expired + MetricDay.adjusted), 0),
             ).where(MetricDay.program_id == self.program_id, MetricDay.day < day)).one()
-        begins = None if through is None else midnight(through + timedelta(days=1), self.zone)
+            latest = self.session.scalars(select(MetricDay).where(
+                MetricDay.program_id == self.program_id, MetricDay.day < day).order_by(MetricDay.day.desc()).limit(1)).first()
+            if latest is not None:
+                begins = min(latest.cutoff, Period(latest.day, latest.day, self.zone).ends)
         more_members, more_points = events.held_between(self.session, self.program_id, begins, midnight(day, self.zone))
         return int(members) + more_members, int(points) + more_points
 

@@ -97,7 +97,7 @@ def test_the_summaries_give_the_figures_the_events_give(any_shop: Shop, monkeypa
         old = session.execute(select(Purchase.receipt_id, Purchase.created_at, Member.phone)
                               .join(Member, Member.id == Purchase.member_id)
                               .where(Purchase.refunded_at.is_(None)).order_by(Purchase.created_at)).all()
-    for days_back in (3, 20, 45, 100):  # in today's periods and in the ones before
+    for days_back in (0, 3, 20, 45, 100):  # today (summed up so far), in the periods and in the ones before
         receipt = [r for r, made, _ in old if NOW - made > timedelta(days=days_back)][-1]
         refunded = shop.post(f"/purchases/{receipt}/refund")
         assert refunded.status_code == 200, refunded.json
