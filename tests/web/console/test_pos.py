@@ -186,16 +186,15 @@ def test_wrong_codes_are_throttled_per_staff_member(console: Shop) -> None:
     assert actors == {f"staff:{email_of('cashier')}"}
 
 
-def test_two_tills_confirming_the_same_code_at_once_give_it_once(any_shop: Shop) -> None:  # noqa: F811
-    code = any_shop.issue_code(BEN)
-    clients = [sign_in(any_shop, role) for role in ("cashier", "manager")]
+def at_once(clients: list[FlaskClient], path: str, form: dict[str, str]) -> list[tuple[int, str]]:
+    """Each till posts ``form`` to ``path`` at the same moment: their (status, words)."""
     tokens = [csrf_token(c, "/pos") for c in clients]
     barrier = threading.Barrier(len(clients))
     answers: list[tuple[int, str]] = []
 
     def confirm(client: FlaskClient, token: str) -> None:
         barrier.wait()
-        response = client.post("/pos/redeem", data={"code": code, "csrf_token": token})
+        response = client.post(path, data={**form, "csrf_token": token})
         answers.append((response.status_code, text(response)))
 
     threads = [threading.Thread(target=confirm, args=pair) for pair in zip(clients, tokens, strict=True)]
@@ -203,6 +202,13 @@ def test_two_tills_confirming_the_same_code_at_once_give_it_once(any_shop: Shop)
         thread.start()
     for thread in threads:
         thread.join()
+    return answers
+
+
+def test_two_tills_confirming_the_same_code_at_once_give_it_once(any_shop: Shop) -> None:  # noqa: F811
+    code = any_shop.issue_code(BEN)
+    clients = [sign_in(any_shop, role) for role in ("cashier", "manager")]
+    answers = at_once(clients, "/pos/redeem", {"code": code})
     assert sorted(status for status, _ in answers) == [200, 409], answers
     assert sum("Accepted: give Free coffee" in words for _, words in answers) == 1
     assert status_of(any_shop, code) == "redeemed"
@@ -295,20 +301,7 @@ def test_two_tills_confirming_the_same_refund_at_once_refund_it_once(any_console
     clients = [sign_in(any_console, role) for role in ("cashier", "manager")]
     till(clients[0], "purchase", customer=BEN, amount="12.50", receipt_id="R-RACE")
     after_purchase = member_of(any_console, BEN).balance
-    tokens = [csrf_token(c, "/pos") for c in clients]
-    barrier = threading.Barrier(len(clients))
-    answers: list[tuple[int, str]] = []
-
-    def confirm(client: FlaskClient, token: str) -> None:
-        barrier.wait()
-        response = client.post("/pos/refund", data={"receipt_id": "R-RACE", "customer": "", "csrf_token": token})
-        answers.append((response.status_code, text(response)))
-
-    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(clients, "/pos/refund", {"receipt_id": "R-RACE", "customer": ""})
     assert sorted(status for status, _ in answers) == [200, 409], answers
     assert sum("Refunded receipt R-RACE: -187 points." in words for _, words in answers) == 1
     assert sum("Receipt R-RACE was already refunded" in words for _, words in answers) == 1
