@@ -1,4 +1,4 @@
-"""The clock's summaries of closed days, and how the figures read them.
+"""The clock's summaries of the figures, and how the figures read them.
 
 - ``metric_days``: one row for each local day from the program's first to today so far
   (made again each run), with that day's additive figures (``events.DayTotals``). A
@@ -79,10 +79,10 @@ class Filled:
 
 
 def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: datetime) -> Filled:
-    """Sum up the closed days not summed up yet (from the program's first day, a month a
-    transaction) and the windows today's periods need. Each is read in a transaction that
-    does not hold SQLite's write lock, and written in a short one. Idempotent: a second
-    clock at the same moment writes nothing twice."""
+    """Sum up the days not summed up yet (from the program's first day, a month a
+    transaction), today so far, the windows today's periods read and the cohort table. Each
+    is read in a transaction that does not hold SQLite's write lock, and written in a short
+    one. Idempotent: a second run at the same moment writes nothing again."""
     done, cutoff = Filled(), now - MARGIN
     last, today = last_closed_day(zone, now), now.astimezone(zone).date()
     with reading(sessions) as session:
@@ -133,8 +133,8 @@ def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: 
 def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reading only: on SQLite a plain BEGIN, which lets writers go on
     (every other transaction takes the write lock as it starts)."""
-    engine = sessions.kw["bind"]
-    with sessions(bind=engine.execution_options(read_only=True)) as session:
+    engine = sessions.kw.get("bind")
+    with (sessions(bind=engine.execution_options(read_only=True)) if engine is not None else sessions()) as session:
         yield session
         session.rollback()
 
@@ -229,6 +229,7 @@ class Reader:
             rows = list(self.session.scalars(select(MetricDay).where(
                 MetricDay.program_id == self.program_id, MetricDay.day >= span.start, MetricDay.day <= span.end)))
         out = {row.day: _day_totals(row) for row in rows}
+        cutoffs = {row.day: row.cutoff for row in rows}
         through = {row.day: min(row.cutoff, Period(row.day, row.day, self.zone).ends) for row in rows}
         for row in rows:
             day = Period(row.day, row.day, self.zone)
@@ -239,12 +240,11 @@ class Reader:
         if rows:
             first, last = min(through), max(through)
             for _member, made, refunded, amount in events.refunded_since(
-                self.session, self.program_id, min(row.cutoff for row in rows),
+                self.session, self.program_id, min(cutoffs.values()),
                 midnight(first, self.zone), midnight(last + timedelta(days=1), self.zone),
             ):
                 day = made.astimezone(self.zone).date()
-                row_cutoff = next(row.cutoff for row in rows if row.day == day) if day in through else None
-                if row_cutoff is not None and made < through[day] and refunded >= row_cutoff:
+                if day in through and made < through[day] and refunded >= cutoffs[day]:
                     out[day].purchases -= 1
                     out[day].sales_minor -= amount
         return {d: out[d] for d in span.dates()}
@@ -270,12 +270,9 @@ class Reader:
         """The member counts of ``window``: the clock's summary of it so far, corrected
         member by member for those who did something since, or had a purchase refunded."""
         prev_start = window.start - timedelta(days=window.days)
-        row = None
-        if self.use:
-            ends = (self.today, self.today - timedelta(days=1)) if window.end >= self.today else (window.end,)
-            for end in ends:
-                if end >= window.start and row is None:
-                    row = self.session.get(MetricWindow, (self.program_id, window.start, end, prev_start))
+        row, end = None, min(window.end, self.today)  # the clock keeps today's periods so far
+        if self.use and end >= window.start:
+            row = self.session.get(MetricWindow, (self.program_id, window.start, end, prev_start))
         if row is None:
             return events.window_counts(self.session, self.program_id, window)
         out = WindowCounts(**{name: getattr(row, name) for name in WindowCounts.FIELDS})
