@@ -317,7 +317,9 @@ def run_metrics(sessions: sessionmaker[Session], program_id: int, now: datetime,
     so the dashboard, ``loyalty metrics``, the API and ``/stats`` read a row a day. Idempotent."""
     config = _config(sessions, program_id)
     filled = summaries.fill(sessions, program_id, ZoneInfo(config.timezone), now)
-    return JobResult("metrics", looked_at=filled.total, changed=filled.total)
+    # Today's row and windows are made again at every run: the report counts the days that
+    # ended and were summed up (once a day, or many after an upgrade), not each refresh.
+    return JobResult("metrics", looked_at=filled.total, changed=filled.closed)
 
 
 # --- privacy --------------------------------------------------------------------------

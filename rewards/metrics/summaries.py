@@ -69,9 +69,10 @@ def needed_windows(today: date) -> list[tuple[date, date, date]]:
 
 @dataclass
 class Filled:
-    days: int = 0
+    days: int = 0  # rows written: the days summed up for the first time, and today's again
     windows: int = 0
     cohorts: int = 0
+    closed: int = 0  # of the days, those that had ended: what the clock's report counts
 
     @property
     def total(self) -> int:
@@ -101,7 +102,9 @@ def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: 
         span = Period(through + timedelta(days=1), min(last, through + timedelta(days=DAYS_A_TRANSACTION)), zone)
         with reading(sessions) as session:
             totals = events.day_totals(session, program_id, span, kept_at=cutoff)
-        done.days += _write(sessions, [_day_row(program_id, t, cutoff) for t in totals.values()])
+        written = _write(sessions, [_day_row(program_id, t, cutoff) for t in totals.values()])
+        done.days += written
+        done.closed += written
         through = span.end
     done.days += _day_again(sessions, program_id, zone, cutoff, _dates(through + timedelta(days=1), today))
     for start, end, prev_start in needed_windows(now.astimezone(zone).date()):
