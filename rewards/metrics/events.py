@@ -1,7 +1,7 @@
 """The figures read from the events themselves (members joining, purchases, the ledger,
-codes, survey answers, member days): what the clock's summaries hold for closed days
-(rewards/metrics/summaries.py), and what the figures read live for today, for a day the
-clock has not summarised yet, or for a window it did not keep.
+codes, survey answers, member days): what the clock's summaries hold
+(rewards/metrics/summaries.py), and what the figures read live: what happened since a
+summary was made, a day the clock has not summed up yet, a window it does not keep.
 
 Additive figures come a local day at a time (``day_totals``: grouped in SQL by bucket, see
 ``periods.Buckets``). The figures that count members rather than events (purchasers,
@@ -109,7 +109,7 @@ def day_totals(session: Session, program_id: int, span: Period, kept_at: datetim
     day_of = buckets.day_of
     begins, ends = max(span.begins, since or span.begins), min(span.ends, before or span.ends)
 
-    def within(column: Any, _span: Period) -> Any:  # the span, narrowed to [since, before)
+    def narrowed(column: Any) -> Any:  # in the span, from ``since``, before ``before``
         return and_(column >= begins, column < ends)
 
     def grouped(column: Any, *rest: Any, where: Any) -> Iterable[Any]:
@@ -117,21 +117,21 @@ def day_totals(session: Session, program_id: int, span: Period, kept_at: datetim
         extra = [rows.c[c.key] for c in rest]
         return session.execute(select(rows.c.b, *extra, func.count()).group_by(rows.c.b, *extra))
 
-    for b, n in grouped(Member.joined_at, where=and_(Member.program_id == program_id, within(Member.joined_at, span))):
+    for b, n in grouped(Member.joined_at, where=and_(Member.program_id == program_id, narrowed(Member.joined_at))):
         days[day_of[b]].new_members += n
-    for b, n in grouped(Member.deleted_at, where=and_(Member.program_id == program_id, within(Member.deleted_at, span))):
+    for b, n in grouped(Member.deleted_at, where=and_(Member.program_id == program_id, narrowed(Member.deleted_at))):
         days[day_of[b]].deleted_members += n
     for b, n in grouped(Referral.joined_at, where=and_(Referral.program_id == program_id, Referral.referee_id.is_not(None),
-                                                       within(Referral.joined_at, span))):
+                                                       narrowed(Referral.joined_at))):
         days[day_of[b]].referred += n
     for b, score, n in grouped(Survey.answered_at, Survey.score,
-                               where=and_(Survey.program_id == program_id, within(Survey.answered_at, span))):
+                               where=and_(Survey.program_id == program_id, narrowed(Survey.answered_at))):
         day = days[day_of[b]]
         day.nps_responses += n
         day.nps_promoters += n if score >= 9 else 0
         day.nps_detractors += n if score <= 6 else 0
     bought = select(buckets.of(Purchase.created_at).label("b"), Purchase.amount_minor).where(
-        Purchase.program_id == program_id, within(Purchase.created_at, span), kept(kept_at)).subquery()
+        Purchase.program_id == program_id, narrowed(Purchase.created_at), kept(kept_at)).subquery()
     for b, n, sales in session.execute(
         select(bought.c.b, func.count(), func.sum(bought.c.amount_minor)).group_by(bought.c.b)
     ):
@@ -139,13 +139,13 @@ def day_totals(session: Session, program_id: int, span: Period, kept_at: datetim
         day.purchases += n
         day.sales_minor += int(sales)
     moved = select(buckets.of(LedgerEntry.created_at).label("b"), LedgerEntry.kind, LedgerEntry.amount).where(
-        LedgerEntry.program_id == program_id, within(LedgerEntry.created_at, span)).subquery()
+        LedgerEntry.program_id == program_id, narrowed(LedgerEntry.created_at)).subquery()
     for b, kind, amount in session.execute(
         select(moved.c.b, moved.c.kind, func.sum(moved.c.amount)).group_by(moved.c.b, moved.c.kind)
     ):
         days[day_of[b]].points.add(kind, int(amount))
     issued = select(buckets.of(Code.issued_at).label("b"), Code.reward_id, Code.cost).where(
-        Code.program_id == program_id, within(Code.issued_at, span), Code.cost > 0).subquery()
+        Code.program_id == program_id, narrowed(Code.issued_at), Code.cost > 0).subquery()
     for b, reward_id, n, cost in session.execute(
         select(issued.c.b, issued.c.reward_id, func.count(), func.sum(issued.c.cost)).group_by(issued.c.b, issued.c.reward_id)
     ):
