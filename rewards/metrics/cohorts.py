@@ -49,12 +49,18 @@ def cohorts(session: Session, program_id: int, zone: str, last: date, today: dat
     by ``today``, else the month before."""
     tz = ZoneInfo(zone)
     starts = month_starts(last_complete_month(last, today), months)
-    if summaries:
-        row = session.get(MetricCohorts, (program_id, starts[0], months))
-        if row is not None and not refunded_since(session, program_id, row.cutoff, midnight(starts[0], tz),
-                                                  midnight(starts[-1], tz)):
-            return [Cohort(date.fromisoformat(m), n, shares) for m, n, shares in row.rows["cohorts"]]
+    row = _kept(session, program_id, tz, starts) if summaries else None
+    if row is not None:
+        return [Cohort(date.fromisoformat(m), n, shares) for m, n, shares in row.rows["cohorts"]]
     return read(session, program_id, tz, starts)
+
+
+def _kept(session: Session, program_id: int, tz: ZoneInfo, starts: list[date]) -> MetricCohorts | None:
+    """The table the clock kept for these months, if no purchase of theirs was refunded since."""
+    row = session.get(MetricCohorts, (program_id, starts[0], len(starts) - 1))
+    if row is None or refunded_since(session, program_id, row.cutoff, midnight(starts[0], tz), midnight(starts[-1], tz)):
+        return None
+    return row
 
 
 def fill(session: Session, program_id: int, zone: str, today: date, cutoff: datetime) -> MetricCohorts | None:
@@ -62,9 +68,7 @@ def fill(session: Session, program_id: int, zone: str, today: date, cutoff: date
     is still true. Returns the row to write, if any."""
     tz = ZoneInfo(zone)
     starts = month_starts(last_complete_month(today, today), MONTHS)
-    row = session.get(MetricCohorts, (program_id, starts[0], MONTHS))
-    if row is not None and not refunded_since(session, program_id, row.cutoff, midnight(starts[0], tz),
-                                              midnight(starts[-1], tz)):
+    if _kept(session, program_id, tz, starts) is not None:
         return None
     table = read(session, program_id, tz, starts, kept_at=cutoff)
     return MetricCohorts(program_id=program_id, first_month=starts[0], months=MONTHS, cutoff=cutoff,

@@ -1,10 +1,10 @@
 """``compute``: the figures of a period and of the period of the same length before it,
 the daily series the charts draw, and ``to_json`` with the keys the API documents.
 
-The figures come from the clock's summaries of closed days (``summaries.py``) and, for
-today and whatever the clock has not summed up yet, from the events themselves
-(``events.py``), so a period reads a row a day and today's events, whatever the size of
-the program. How each is computed is said once, in ``definitions.DEFINITIONS``.
+The figures come from the clock's summaries (``summaries.py``) and, for what happened
+since the clock's last run or what it has not summed up yet, from the events themselves
+(``events.py``), so a period reads a row a day and the last minutes' events, whatever the
+size of the program. How each is computed is said once, in ``definitions.DEFINITIONS``.
 Deleted members: their purchases, points and days stay in the figures of the days they
 happened; they leave ``members.total`` the day they deleted their data.
 """
@@ -149,37 +149,29 @@ def compute(session: Session, program_id: int, config: ProgramConfig, start: dat
     days = reader.days(span)
     members, held = reader.held_before(span.start)
     for f in both:
-        f.points.opening = held
+        total = DayTotals(f.period.start)  # the period's days added up
         for d in f.period.dates():
-            day = days[d]
-            members += day.new_members - day.deleted_members
-            held += day.points.net
-            f.members_new += day.new_members
-            f.members_referred += day.referred
-            f.purchases += day.purchases
-            f.sales_minor += day.sales_minor
-            f.nps_responses += day.nps_responses
-            f.nps_promoters += day.nps_promoters
-            f.nps_detractors += day.nps_detractors
-            f.points.add_points(day.points)
+            total.add(days[d])
+        f.points.opening = held
+        members += total.new_members - total.deleted_members
+        held += total.points.net
+        f.members_new, f.members_referred = total.new_members, total.referred
+        f.purchases, f.sales_minor = total.purchases, total.sales_minor
+        f.nps_responses, f.nps_promoters, f.nps_detractors = total.nps_responses, total.nps_promoters, total.nps_detractors
+        f.points.add_points(total.points)
         f.members_total, f.points.outstanding = members, held
         counts = reader.window(f.period)
         f.purchasers, f.repeat_purchasers = counts.purchasers, counts.repeat_purchasers
         f.previous_purchasers, f.retained = counts.previous_purchasers, counts.retained
         f.members_active, f.referrers = counts.active, counts.referrers
-    shown = [days[d] for d in period.dates()]
     return Metrics(
-        config, both[1], both[0], shown, _rewards(session, program_id, shown),
+        config, both[1], both[0], [days[d] for d in period.dates()], _rewards(session, total.rewards),
         _campaigns(session, program_id, config, period), _by_tier(session, program_id), _by_channel(session, program_id),
     )
 
 
-def _rewards(session: Session, program_id: int, days: list[DayTotals]) -> list[dict[str, Any]]:
-    issued: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for day in days:
-        for reward_id, (n, points) in day.rewards.items():
-            issued[reward_id][0] += n
-            issued[reward_id][1] += points
+def _rewards(session: Session, issued: dict[int, list[int]]) -> list[dict[str, Any]]:
+    """The current period's rewards taken (reward id -> [codes, points]), most taken first."""
     if not issued:
         return []
     names = {r.id: (r.slug, r.name) for r in session.scalars(select(Reward).where(Reward.id.in_(list(issued))))}

@@ -111,9 +111,8 @@ def fill(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo, now: 
         window = Period(start, end, zone)
         key = (program_id, start, end, prev_start)
         with reading(sessions) as session:
-            kept = session.get(MetricWindow, key)
-            if kept is not None and kept.cutoff >= min(window.ends, cutoff):
-                continue  # as new as it can be: its days are over, or it was made this run
+            if _fresh(session.get(MetricWindow, key), window, cutoff):
+                continue
             counts = events.window_counts(session, program_id, window, Period(prev_start, start - timedelta(days=1), zone),
                                           kept_at=cutoff, before=cutoff)
         row = MetricWindow(program_id=program_id, start=start, end=end, prev_start=prev_start, cutoff=cutoff,
@@ -170,12 +169,17 @@ def _day_again(sessions: sessionmaker[Session], program_id: int, zone: ZoneInfo,
     for day in days:
         period = Period(day, day, zone)
         with reading(sessions) as session:
-            kept = session.get(MetricDay, (program_id, day))
-            if kept is not None and kept.cutoff >= min(period.ends, cutoff):
-                continue  # as new as it can be: the day is over, or it was made this run
+            if _fresh(session.get(MetricDay, (program_id, day)), period, cutoff):
+                continue
             totals = events.day_totals(session, program_id, period, kept_at=cutoff, before=cutoff)
         written += _replace(sessions, _day_row(program_id, totals[day], cutoff), MetricDay, program_id=program_id, day=day)
     return written
+
+
+def _fresh(kept: MetricDay | MetricWindow | None, span: Period, cutoff: datetime) -> bool:
+    """Whether a summary of ``span`` is as new as one made at ``cutoff`` can be: its days
+    were over when it was made, or it was made at this cutoff."""
+    return kept is not None and kept.cutoff >= min(span.ends, cutoff)
 
 
 def _dates(first: date, last: date) -> list[date]:
