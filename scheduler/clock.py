@@ -2,7 +2,8 @@
 
 - campaigns: every minute (a campaign due at 10:00 leaves by 10:01);
 - survey: every 10 minutes (the question goes out ``survey_after_hours`` after a purchase);
-- metrics: every 10 minutes, the figures' summaries of the days that ended (rewards/metrics/summaries.py);
+- metrics: every 10 minutes, the figures' summaries: the days that ended, and today so far
+  (rewards/metrics/summaries.py);
 - privacy: every minute (a data export or a deletion's confirmation is erased from the
   outbox within a minute of being sent; older records after ``[privacy]
   message_retention_days``);
@@ -67,7 +68,7 @@ class AdvisoryLock:
         self.engine, self.program_id = engine, program_id
         self.conn: Connection | None = None
         self.key: dict[str, object] = {}
-        # The clock's jobs ask on several threads at once (at start: daily and campaigns).
+        # The clock's jobs ask on several threads at once (at start: daily, campaigns and metrics).
         # Unguarded, each took a connection of its own, and all but the first found the
         # lock taken and skipped their turn, as if another clock held it.
         self._mutex = threading.Lock()
@@ -222,8 +223,8 @@ class Clock:
         return [result for name in ("campaigns", "survey", "privacy", "metrics", "daily") for result in self.run(name)]
 
     def start(self) -> None:
-        """Schedule the jobs, and run the daily ones and the campaigns once now: a clock that
-        was down at ``run_at`` catches up at once instead of a day late (every job is
+        """Schedule the jobs, and run the daily ones, the campaigns and the metrics once now: a
+        clock that was down at ``run_at`` catches up at once instead of a day late (every job is
         idempotent, so a day that already ran does nothing more)."""
         self.scheduler.start()
         for name in ("campaigns", "metrics", "daily"):

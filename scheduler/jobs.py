@@ -313,8 +313,9 @@ def run_campaigns(sessions: sessionmaker[Session], program_id: int, now: datetim
 
 
 def run_metrics(sessions: sessionmaker[Session], program_id: int, now: datetime, channels: Collection[str]) -> JobResult:
-    """Sum up the closed days and the windows today's periods read (rewards/metrics/summaries.py),
-    so the dashboard, ``loyalty metrics``, the API and ``/stats`` read a row a day. Idempotent."""
+    """Sum up the days that ended, today so far, the windows today's periods read and the
+    cohort table (rewards/metrics/summaries.py), so the dashboard, ``loyalty metrics``, the
+    API and ``/stats`` read a row a day. Idempotent."""
     config = _config(sessions, program_id)
     filled = summaries.fill(sessions, program_id, ZoneInfo(config.timezone), now)
     # Today's row and windows are made again at every run: the report counts the days that
